@@ -10,7 +10,10 @@ import type * as batch from 'kubernetes-types/batch/v1.js';
 
 export type { ObjectMeta, OwnerReference, LabelSelector, LabelSelectorRequirement, Time };
 
-export type Meta = ObjectMeta & { name: string; namespace?: string };
+/** kubernetes-types marks every field readonly; our code builds and edits clones, so drop that. */
+export type Mutable<T> = T extends (infer U)[] ? Mutable<U>[] : T extends object ? { -readonly [K in keyof T]: Mutable<T[K]> } : T;
+
+export type Meta = Mutable<ObjectMeta> & { name: string; namespace?: string };
 
 /** Any stored object. Kind-specific views below narrow it. */
 export interface KObject {
@@ -22,31 +25,31 @@ export interface KObject {
   [field: string]: unknown;
 }
 
-type Stored<T> = Omit<T, 'metadata' | 'apiVersion' | 'kind'> & { apiVersion: string; kind: string; metadata: Meta };
+type Stored<T> = Mutable<Omit<T, 'metadata' | 'apiVersion' | 'kind'>> & { apiVersion: string; kind: string; metadata: Meta };
 
-export type Pod = Stored<core.Pod> & { spec: core.PodSpec };
-export type PodSpec = core.PodSpec;
-export type PodStatus = core.PodStatus;
-export type PodTemplateSpec = core.PodTemplateSpec;
-export type Container = core.Container;
-export type ContainerStatus = core.ContainerStatus;
-export type ContainerState = core.ContainerState;
-export type Probe = core.Probe;
-export type Volume = core.Volume;
-export type EnvVar = core.EnvVar;
-export type PodCondition = core.PodCondition;
+export type Pod = Stored<core.Pod> & { spec: Mutable<core.PodSpec> };
+export type PodSpec = Mutable<core.PodSpec>;
+export type PodStatus = Mutable<core.PodStatus>;
+export type PodTemplateSpec = Mutable<core.PodTemplateSpec>;
+export type Container = Mutable<core.Container>;
+export type ContainerStatus = Mutable<core.ContainerStatus>;
+export type ContainerState = Mutable<core.ContainerState>;
+export type Probe = Mutable<core.Probe>;
+export type Volume = Mutable<core.Volume>;
+export type EnvVar = Mutable<core.EnvVar>;
+export type PodCondition = Mutable<core.PodCondition>;
 export type Service = Stored<core.Service>;
 export type ConfigMap = Stored<core.ConfigMap>;
 export type Secret = Stored<core.Secret>;
 export type Namespace = Stored<core.Namespace>;
 export type Node = Stored<core.Node>;
-export type NodeStatus = core.NodeStatus;
-export type NodeCondition = core.NodeCondition;
+export type NodeStatus = Mutable<core.NodeStatus>;
+export type NodeCondition = Mutable<core.NodeCondition>;
 export type Event = Stored<core.Event>;
-export type Deployment = Stored<apps.Deployment> & { spec: apps.DeploymentSpec };
-export type ReplicaSet = Stored<apps.ReplicaSet> & { spec: apps.ReplicaSetSpec };
-export type DaemonSet = Stored<apps.DaemonSet> & { spec: apps.DaemonSetSpec };
-export type Job = Stored<batch.Job> & { spec: batch.JobSpec };
-export type CronJob = Stored<batch.CronJob> & { spec: batch.CronJobSpec };
-export type JobStatus = batch.JobStatus;
-export type CronJobStatus = batch.CronJobStatus;
+export type Deployment = Stored<apps.Deployment> & { spec: Mutable<apps.DeploymentSpec> };
+export type ReplicaSet = Stored<apps.ReplicaSet> & { spec: Mutable<apps.ReplicaSetSpec> };
+export type DaemonSet = Stored<apps.DaemonSet> & { spec: Mutable<apps.DaemonSetSpec> };
+export type Job = Stored<batch.Job> & { spec: Mutable<batch.JobSpec> };
+export type CronJob = Stored<batch.CronJob> & { spec: Mutable<batch.CronJobSpec> };
+export type JobStatus = Mutable<batch.JobStatus>;
+export type CronJobStatus = Mutable<batch.CronJobStatus>;
