@@ -90,6 +90,10 @@ export const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number
   PIFLEET_NODE_ADDRESS: { path: ['node', 'address'], type: 'string' },
   PIFLEET_NODE_LABELS: { path: ['node', 'labels'], type: 'json' },
   PIFLEET_HEARTBEAT_SECONDS: { path: ['heartbeatSeconds'], type: 'number' },
+  PIFLEET_CRASHLOOP_BACKOFF_BASE_SECONDS: { path: ['agent', 'crashLoopBackoffBaseSeconds'], type: 'number' },
+  PIFLEET_CRASHLOOP_BACKOFF_MAX_SECONDS: { path: ['agent', 'crashLoopBackoffMaxSeconds'], type: 'number' },
+  PIFLEET_JOBS_BACKOFF_BASE_SECONDS: { path: ['jobs', 'backoffBaseSeconds'], type: 'number' },
+  PIFLEET_JOBS_BACKOFF_MAX_SECONDS: { path: ['jobs', 'backoffMaxSeconds'], type: 'number' },
 };
 
 export class ConfigError extends Error {
@@ -121,7 +125,7 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    if (v === undefined) continue;
+    if (v === undefined || v === null) continue; // `key:` with only comments below it means "defaults"
     const b = out[k];
     out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
       ? merge(b as Record<string, unknown>, v as Record<string, unknown>)
@@ -154,7 +158,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     if (js !== null && js !== undefined && (typeof js !== 'object' || Array.isArray(js))) {
       throw new ConfigError([`${opts.file}:1:1: the config file must be a YAML mapping`]);
     }
-    fromFile = (js ?? {}) as Record<string, unknown>;
+    fromFile = stripNulls((js ?? {}) as Record<string, unknown>);
     positionOf = (path) => {
       for (let n = path.length; n >= 0; n--) {
         const node = doc.getIn(path.slice(0, n) as unknown[], true);
@@ -203,6 +207,16 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     ...(cfg.runtimeDir ? { runtimeDir: resolve(cfg.runtimeDir) } : {}),
     ...(opts.file ? { configFile: resolve(opts.file) } : {}),
   };
+}
+
+/** `key:` followed only by comments parses as null: read it as "not set" (defaults apply). */
+function stripNulls(obj: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (v === null) continue;
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) ? stripNulls(v as Record<string, unknown>) : v;
+  }
+  return out;
 }
 
 function getIn(obj: unknown, path: PropertyKey[]): unknown {

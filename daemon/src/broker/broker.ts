@@ -70,7 +70,12 @@ export class EmbeddedBroker {
       socket.setNoDelay(true);
       aedes.handle(socket);
     });
-    await listen(tcp, opts.port, opts.host, 'MQTT');
+    try {
+      await listen(tcp, opts.port, opts.host, 'MQTT');
+    } catch (err) {
+      await new Promise<void>((r) => aedes.close(() => r()));
+      throw err;
+    }
     let http: HttpServer | undefined;
     let wss: WebSocketServer | undefined;
     if (opts.wsPort > 0) {
@@ -84,6 +89,7 @@ export class EmbeddedBroker {
       try {
         await listen(http, opts.wsPort, opts.host, 'MQTT over WebSocket');
       } catch (err) {
+        wss.close();
         await new Promise<void>((r) => tcp.close(() => r()));
         await new Promise<void>((r) => aedes.close(() => r()));
         throw err;
