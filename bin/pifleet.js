@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// The pifleet command (CLI and `pifleet daemon`). Runs the compiled code in dist/.
+let mod;
+try {
+  mod = await import('../dist/daemon/src/cli/main.js');
+} catch (err) {
+  if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/daemon/src/cli/main.js')) {
+    process.stderr.write('pifleet is not built yet: run `npm run build` (npm ci builds it too)\n');
+    process.exit(1);
+  }
+  throw err;
+}
+process.exit(await mod.main(process.argv));
