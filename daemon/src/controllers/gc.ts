@@ -21,6 +21,10 @@ export class GarbageCollector implements Controller {
     if (ev.type === 'DELETED' && ev.obj.metadata.uid) {
       for (const dep of this.ctx.store.dependents(ev.obj.metadata.uid)) yield keyOf(dep);
     }
+    // deleted and re-created in one transaction: the store reports one MODIFIED with a new uid
+    if (ev.type === 'MODIFIED' && ev.old?.metadata.uid && ev.old.metadata.uid !== ev.obj.metadata.uid) {
+      for (const dep of this.ctx.store.dependents(ev.old.metadata.uid)) yield keyOf(dep);
+    }
     // an object created with an owner that is already gone
     if (ev.type === 'ADDED' && ev.obj.metadata.ownerReferences?.length) yield keyOf(ev.obj);
   }

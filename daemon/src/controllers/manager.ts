@@ -72,13 +72,18 @@ export class ControllerManager {
     this.#queues.get(controller)?.add(key);
   }
 
-  /** Resolves when every queue is momentarily empty (tests). */
+  /**
+   * Resolves when every queue is empty and no reconcile is running, all at the same moment
+   * (tests). One controller's write can wake another, so a queue that was idle a moment ago
+   * may be busy again: look until all are quiet together (bounded).
+   */
   async idle(): Promise<void> {
-    for (let i = 0; i < 50; i++) {
+    for (let i = 0; i < 1000; i++) {
       await Promise.all([...this.#queues.values()].map((q) => q.idle()));
       await new Promise((r) => setImmediate(r));
-      if ([...this.#queues.values()].every((q) => q.length === 0)) return;
+      if ([...this.#queues.values()].every((q) => !q.busy)) return;
     }
+    throw new Error('controllers did not become idle after 1000 rounds: some reconcile keeps waking another');
   }
 }
 

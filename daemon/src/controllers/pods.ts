@@ -3,8 +3,9 @@
  * and the leader's other loops.
  */
 import { createHash } from 'node:crypto';
-import type { KObject, OwnerReference, Pod, PodTemplateSpec } from '../api/types.js';
+import type { KObject, LabelSelector, OwnerReference, Pod, PodTemplateSpec } from '../api/types.js';
 import { objectKey } from '../api/kinds.js';
+import { labelSelectorMatches } from '../api/selectors.js';
 import type { Mutation } from '../state/store.js';
 
 export function controllerRef(obj: KObject): OwnerReference | undefined {
@@ -125,7 +126,23 @@ export function canonicalJson(v: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
 }
 
-/** Order for choosing which pods to delete first when scaling down (Kubernetes' ActivePods ranking). */
+/** When the pod's Ready condition last turned True (ms), or undefined. */
+function readySince(pod: Pod): number | undefined {
+  const c = readyCondition(pod);
+  if (c?.status !== 'True' || !c.lastTransitionTime) return undefined;
+  const t = Date.parse(c.lastTransitionTime);
+  return Number.isFinite(t) ? t : undefined;
+}
+
+function maxRestarts(pod: Pod): number {
+  return (pod.status?.containerStatuses ?? []).reduce((m, c) => Math.max(m, c.restartCount ?? 0), 0);
+}
+
+/**
+ * Order for choosing which pods to delete first when scaling down (Kubernetes' ActivePods
+ * ranking): unscheduled before scheduled, Pending before Unknown before Running, not ready
+ * before ready, ready for a shorter time first, more restarts first, newer first.
+ */
 export function deletionRank(a: Pod, b: Pod): number {
   const score = (p: Pod): number[] => [
     p.spec.nodeName ? 1 : 0,
@@ -135,6 +152,27 @@ export function deletionRank(a: Pod, b: Pod): number {
   const sa = score(a);
   const sb = score(b);
   for (let i = 0; i < sa.length; i++) if (sa[i] !== sb[i]) return (sa[i] as number) - (sb[i] as number);
+  // both ready: the one ready for less time goes first
+  const ra = readySince(a);
+  const rb = readySince(b);
+  if (ra !== undefined && rb !== undefined && ra !== rb) return rb - ra;
+  const restarts = maxRestarts(b) - maxRestarts(a);
+  if (restarts !== 0) return restarts;
   // newer first
   return (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '');
+}
+
+/**
+ * Does a label selector (matchLabels + matchExpressions) select these labels? Unlike
+ * api/selectors (where an empty selector matches everything), an empty, missing or invalid
+ * selector selects nothing here: a controller must never claim every pod of a namespace.
+ */
+export function selectorMatches(selector: LabelSelector | undefined, labels: Record<string, string> | undefined): boolean {
+  if (!selector) return false;
+  if (Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0) return false;
+  try {
+    return labelSelectorMatches(selector, labels);
+  } catch {
+    return false;
+  }
 }

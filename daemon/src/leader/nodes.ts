@@ -2,6 +2,14 @@
  * The leader's view of the nodes: it turns each node's retained status and pod reports into
  * Node objects and pod statuses (memory only), and marks a node whose reports stopped
  * (heartbeat older than nodeMonitorGraceSeconds, or its MQTT last will) Ready=Unknown.
+ *
+ * As Kubernetes' node lifecycle controller, the pods of an unreachable node are marked
+ * Ready=False at once (Services and rollouts stop counting on them) and evicted (graceful
+ * deletion, so their controllers make replacements elsewhere) once the node has been
+ * unreachable (Ready Unknown) or not ready (Ready False) for longer than the pod tolerates:
+ * a NoExecute toleration of node.kubernetes.io/unreachable or not-ready with tolerationSeconds,
+ * podEvictionSeconds when it has none, never when it tolerates without a limit. DaemonSet
+ * pods are never evicted (Kubernetes gives them those tolerations).
  */
 import type { Node, NodeCondition, Pod } from '../api/types.js';
 import { objectKey } from '../api/kinds.js';
@@ -9,6 +17,7 @@ import type { NodePodsMessage, NodeStatusMessage } from '../broker/topics.js';
 import type { ReconcileResult } from '../lib/workqueue.js';
 import type { WatchEvent } from '../state/store.js';
 import type { Controller, ControllerContext } from '../controllers/manager.js';
+import { controllerRef, deletePodMutation, isTerminal } from '../controllers/pods.js';
 
 export interface PodsReport {
   receivedAt: number;
@@ -18,13 +27,38 @@ export interface PodsReport {
 
 export const LEADER_ROLE_LABEL = 'node-role.kubernetes.io/leader';
 
+const AGENT_CONDITIONS = new Set(['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure']);
+
+export const TAINT_UNREACHABLE = 'node.kubernetes.io/unreachable';
+export const TAINT_NOT_READY = 'node.kubernetes.io/not-ready';
+/** Default eviction delay for pods without their own toleration (Kubernetes uses 300 s). */
+export const DEFAULT_POD_EVICTION_SECONDS = 300;
+
+export interface NodeRegistryOptions {
+  leaderNode: string;
+  graceSeconds: number;
+  /** How long pods stay on a node that is not Ready before they are evicted (unless they say otherwise). */
+  podEvictionSeconds?: number;
+}
+
+/** Seconds the pod tolerates the taint (NoExecute), undefined = forever, or the default. */
+export function tolerationSecondsFor(pod: Pod, key: string, fallback: number): number | undefined {
+  for (const t of pod.spec.tolerations ?? []) {
+    if (t.effect && t.effect !== 'NoExecute') continue;
+    const keyOk = t.operator === 'Exists' ? !t.key || t.key === key : t.key === key && !t.value;
+    if (!keyOk) continue;
+    return typeof t.tolerationSeconds === 'number' ? Math.max(0, t.tolerationSeconds) : undefined;
+  }
+  return fallback;
+}
+
 export class NodeRegistry implements Controller {
   readonly name = 'node-lifecycle';
   #reports = new Map<string, PodsReport>();
   #heartbeats = new Map<string, number>();
   #enqueue: ((node: string) => void) | undefined;
 
-  constructor(private readonly ctx: ControllerContext, private readonly opts: { leaderNode: string; graceSeconds: number }) {}
+  constructor(private readonly ctx: ControllerContext, private readonly opts: NodeRegistryOptions) {}
 
   /** The latest pod report of a node, for pod finalization. */
   report(node: string): PodsReport | undefined {
@@ -38,6 +72,7 @@ export class NodeRegistry implements Controller {
     if (!msg.online) {
       this.#heartbeats.set(msg.node, 0);
       this.#markUnknown(msg.node, 'NodeStatusUnknown', 'pifleet agent went offline (MQTT last will).', now);
+      this.#enqueue?.(msg.node);
       return;
     }
     if (!msg.object || msg.object.kind !== 'Node') return;
@@ -74,10 +109,13 @@ export class NodeRegistry implements Controller {
     const node = store.get<Node>('Node', undefined, nodeName);
     if (!node) return;
     const iso = new Date(now).toISOString();
+    // as Kubernetes' node lifecycle controller: the conditions the agent owns (Ready and the
+    // pressure ones) become Unknown, nobody knows them any more; a missing Ready is added
     const conditions = (node.status?.conditions ?? []).map((c): NodeCondition => {
-      if (c.type === 'Ready' && c.status !== 'Unknown') return { ...c, status: 'Unknown', reason, message, lastTransitionTime: iso };
+      if (AGENT_CONDITIONS.has(c.type) && c.status !== 'Unknown') return { ...c, status: 'Unknown', reason, message, lastTransitionTime: iso };
       return c;
     });
+    if (!conditions.some((c) => c.type === 'Ready')) conditions.push({ type: 'Ready', status: 'Unknown', reason, message, lastTransitionTime: iso, lastHeartbeatTime: iso });
     if (JSON.stringify(conditions) === JSON.stringify(node.status?.conditions ?? [])) return;
     store.putMemory({ ...node, status: { ...(node.status ?? {}), conditions } } as Node);
     this.ctx.events.record({ kind: 'Node', name: nodeName, uid: node.metadata.uid as string }, 'Normal', 'NodeNotReady', `Node ${nodeName} status is now: NodeNotReady (${message})`);
@@ -105,11 +143,50 @@ export class NodeRegistry implements Controller {
     const now = this.ctx.clock.now();
     const last = this.#heartbeats.get(nodeName) ?? 0;
     const graceMs = this.opts.graceSeconds * 1000;
+    let heartbeatDue: number | undefined;
     if (last === 0 || now - last >= graceMs) {
       this.#markUnknown(nodeName, 'NodeStatusUnknown', `pifleet agent stopped posting node status (${this.opts.graceSeconds}s).`, now);
-      return;
+    } else {
+      heartbeatDue = last + graceMs - now + 5;
     }
-    return { requeueAfterMs: last + graceMs - now + 5 };
+    const evictDue = await this.#evict(nodeName, now);
+    const next = Math.min(heartbeatDue ?? Infinity, evictDue ?? Infinity);
+    return Number.isFinite(next) ? { requeueAfterMs: next } : undefined;
+  }
+
+  /** Mark the pods of a node that is not Ready as not ready, evict those whose toleration ran out; ms until the next eviction. */
+  async #evict(nodeName: string, now: number): Promise<number | undefined> {
+    const { store, events } = this.ctx;
+    const node = store.get<Node>('Node', undefined, nodeName);
+    const ready = node?.status?.conditions?.find((c) => c.type === 'Ready');
+    if (!node || !ready || ready.status === 'True') return undefined;
+    const key = ready.status === 'Unknown' ? TAINT_UNREACHABLE : TAINT_NOT_READY;
+    const since = ready.lastTransitionTime ? Date.parse(ready.lastTransitionTime) : now;
+    const fallback = this.opts.podEvictionSeconds ?? DEFAULT_POD_EVICTION_SECONDS;
+    const iso = new Date(now).toISOString();
+    const muts = [];
+    let next: number | undefined;
+    for (const pod of store.list<Pod>('Pod')) {
+      if (pod.spec.nodeName !== nodeName || pod.metadata.deletionTimestamp || isTerminal(pod)) continue;
+      // MarkPodsNotReady: an unreachable node cannot vouch for its pods any more (a node that is
+      // reachable but not Ready still reports its pods' readiness itself)
+      const conds = pod.status?.conditions ?? [];
+      if (key === TAINT_UNREACHABLE && conds.some((c) => c.type === 'Ready' && c.status !== 'False')) {
+        store.setPodStatus(pod.metadata.namespace ?? 'default', pod.metadata.name, {
+          ...(pod.status ?? {}),
+          conditions: conds.map((c) => (c.type === 'Ready' ? { ...c, status: 'False', reason: 'NodeNotReady', lastTransitionTime: iso } : c)),
+        }, pod.metadata.uid);
+      }
+      if (controllerRef(pod)?.kind === 'DaemonSet') continue;
+      const secs = tolerationSecondsFor(pod, key, fallback);
+      if (secs === undefined) continue;
+      const at = since + secs * 1000;
+      if (at > now) { next = Math.min(next ?? Infinity, at - now + 5); continue; }
+      muts.push(deletePodMutation(pod, now));
+      events.record(pod, 'Normal', 'TaintManagerEviction', `Marking for deletion Pod ${pod.metadata.namespace}/${pod.metadata.name}`);
+    }
+    if (muts.length) await store.commit(muts);
+    return next;
   }
 }
 

@@ -94,6 +94,11 @@ export class WorkQueue<K extends string = string> {
     return this.#queue.length;
   }
 
+  /** True while a key is queued or being processed (delayed keys do not count). */
+  get busy(): boolean {
+    return this.#queue.length > 0 || this.#active > 0;
+  }
+
   /** Resolves when nothing is queued or processing (delayed keys do not count). */
   idle(): Promise<void> {
     if (this.#queue.length === 0 && this.#active === 0) return Promise.resolve();

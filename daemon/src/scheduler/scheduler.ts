@@ -129,15 +129,27 @@ function portsConflict(a: string[], b: string[]): boolean {
   return false;
 }
 
-/** Why the node cannot take the pod, or undefined when it can (messages as Kubernetes). */
+/**
+ * Why the node cannot take the pod (empty when it can), messages as Kubernetes. As the
+ * Kubernetes scheduler's filter plugins do, the first failing filter decides, in its order:
+ * NodeUnschedulable, TaintToleration (a node not Ready carries node.kubernetes.io/not-ready or
+ * unreachable),
+ * NodeAffinity, NodePorts, NodeResourcesFit (which may give several reasons at once).
+ */
 export function unfitReasons(pod: Pod, info: NodeInfo, opts: { ignoreResources?: boolean } = {}): string[] {
   const { node } = info;
-  const reasons: string[] = [];
-  if (!isNodeReady(node)) reasons.push("node(s) had untolerated taint {node.kubernetes.io/not-ready: }");
-  if (node.spec?.unschedulable && !tolerates(pod, { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' })) reasons.push('node(s) were unschedulable');
-  if (!matchesNodeSelector(pod, node)) reasons.push("node(s) didn't match Pod's node affinity/selector");
+  if (node.spec?.unschedulable && !tolerates(pod, { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' })) return ['node(s) were unschedulable'];
+  if (!isNodeReady(node)) {
+    // Kubernetes taints such nodes: unreachable when nobody hears from them, not-ready otherwise
+    const unknown = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'Unknown');
+    return [`node(s) had untolerated taint {node.kubernetes.io/${unknown ? 'unreachable' : 'not-ready'}: }`];
+  }
   const taint = untoleratedTaint(pod, node);
-  if (taint) reasons.push(`node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`);
+  if (taint) return [`node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`];
+  if (!matchesNodeSelector(pod, node)) return ["node(s) didn't match Pod's node affinity/selector"];
+  const mine = hostPorts(pod);
+  if (mine.length && info.pods.some((p) => portsConflict(mine, hostPorts(p)))) return ["node(s) didn't have free ports for the requested pod ports"];
+  const reasons: string[] = [];
   if (!opts.ignoreResources) {
     const alloc = allocatable(node);
     const used = info.pods.reduce((acc, p) => { const r = podRequests(p); return { cpu: acc.cpu + r.cpu, memory: acc.memory + r.memory }; }, { cpu: 0, memory: 0 });
@@ -146,8 +158,6 @@ export function unfitReasons(pod: Pod, info: NodeInfo, opts: { ignoreResources?:
     if (want.cpu > 0 && used.cpu + want.cpu > alloc.cpu + 1e-9) reasons.push('Insufficient cpu');
     if (want.memory > 0 && used.memory + want.memory > alloc.memory) reasons.push('Insufficient memory');
   }
-  const mine = hostPorts(pod);
-  if (mine.length && info.pods.some((p) => portsConflict(mine, hostPorts(p)))) reasons.push("node(s) didn't have free ports for the requested pod ports");
   return reasons;
 }
 
@@ -165,7 +175,8 @@ export function schedule(pod: Pod, nodes: NodeInfo[]): ScheduleResult {
     else for (const r of why) reasons[r] = (reasons[r] ?? 0) + 1;
   }
   if (feasible.length === 0) {
-    const parts = Object.entries(reasons).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([r, n]) => `${n} ${r}`);
+    // as Kubernetes' FitError: "<count> <reason>" strings in plain string order
+    const parts = Object.entries(reasons).map(([r, n]) => `${n} ${r}`).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     return { reasons, message: `0/${nodes.length} nodes are available${parts.length ? `: ${parts.join(', ')}` : ''}.` };
   }
   const owner = ownerUid(pod);

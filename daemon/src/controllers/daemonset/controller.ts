@@ -9,7 +9,7 @@ import type { ReconcileResult } from '../../lib/workqueue.js';
 import type { Mutation, WatchEvent } from '../../state/store.js';
 import { matchesNodeSelector, untoleratedTaint } from '../../scheduler/scheduler.js';
 import type { Controller, ControllerContext } from '../manager.js';
-import { controllerKey, deletePodMutation, isActive, isAvailable, isOwnedBy, isReady, podFromTemplate, templateHash, untilAvailable } from '../pods.js';
+import { controllerKey, deletePodMutation, isActive, isAvailable, isOwnedBy, isReady, isTerminal, podFromTemplate, templateHash, untilAvailable } from '../pods.js';
 import { resolveIntOrPercent } from '../deployment/rollout.js';
 
 export const REVISION_HASH = 'controller-revision-hash';
@@ -37,10 +37,25 @@ export class DaemonSetController implements Controller {
     for (const ds of this.ctx.store.list('DaemonSet')) yield objectKey('DaemonSet', ds.metadata.namespace, ds.metadata.name);
   }
 
-  /** Does the DaemonSet want a pod on this node? */
+  /** Does the DaemonSet want a new pod on this node? (nodeSelector/affinity, NoSchedule and NoExecute taints) */
   static wants(ds: DaemonSet, node: Node): boolean {
-    const probe = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe' }, spec: ds.spec.template?.spec ?? { containers: [] } } as Pod;
+    const probe = DaemonSetController.#probe(ds);
     return matchesNodeSelector(probe, node) && !untoleratedTaint(probe, node);
+  }
+
+  /**
+   * May a pod that already runs there stay? As Kubernetes' NodeShouldRunDaemonPod: a NoSchedule
+   * taint added later keeps new pods off but does not evict; only NoExecute does.
+   */
+  static mayStay(ds: DaemonSet, node: Node): boolean {
+    const probe = DaemonSetController.#probe(ds);
+    if (!matchesNodeSelector(probe, node)) return false;
+    const noExecute = { ...node, spec: { ...(node.spec ?? {}), taints: (node.spec?.taints ?? []).filter((t) => t.effect === 'NoExecute') } } as Node;
+    return !untoleratedTaint(probe, noExecute);
+  }
+
+  static #probe(ds: DaemonSet): Pod {
+    return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe' }, spec: ds.spec.template?.spec ?? { containers: [] } } as Pod;
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -65,15 +80,14 @@ export class DaemonSetController implements Controller {
       list.push(p);
       byNode.set(p.spec.nodeName ?? '', list);
     }
-    const wanted = nodes.filter((n) => DaemonSetController.wants(ds, n));
+    // a node keeps its pod while it may stay there; a node without one gets one when it is wanted
+    const wanted = nodes.filter((n) => ((byNode.get(n.metadata.name)?.length ?? 0) > 0 ? DaemonSetController.mayStay(ds, n) : DaemonSetController.wants(ds, n)));
     const wantedNames = new Set(wanted.map((n) => n.metadata.name));
-    let misscheduled = 0;
     for (const [nodeName, pods] of byNode) {
-      if (!wantedNames.has(nodeName)) {
-        misscheduled += pods.length;
-        for (const p of pods) muts.push(deletePodMutation(p, now));
-      }
+      if (!wantedNames.has(nodeName)) for (const p of pods) muts.push(deletePodMutation(p, now));
     }
+    // as Kubernetes: nodes that run a daemon pod (even one still stopping) but should not
+    const misscheduled = new Set(owned.filter((p) => p.spec.nodeName && !wantedNames.has(p.spec.nodeName) && !isTerminal(p)).map((p) => p.spec.nodeName)).size;
     const rolling = (ds.spec.updateStrategy?.type ?? 'RollingUpdate') === 'RollingUpdate';
     const maxUnavailable = Math.max(1, resolveIntOrPercent(ds.spec.updateStrategy?.rollingUpdate?.maxUnavailable ?? 1, wanted.length, false));
     let unavailable = 0;
@@ -87,8 +101,8 @@ export class DaemonSetController implements Controller {
         unavailable++;
         continue;
       }
-      // keep the newest, delete duplicates
-      const sorted = [...pods].sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''));
+      // keep one, delete duplicates: as Kubernetes, the ready one, then the oldest, stays
+      const sorted = [...pods].sort((a, b) => Number(isReady(b)) - Number(isReady(a)) || (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
       for (const extra of sorted.slice(1)) muts.push(deletePodMutation(extra, now));
       const keep = sorted[0] as Pod;
       if (!isAvailable(keep, minReady, now)) unavailable++;

@@ -9,7 +9,7 @@ import { objectKey } from '../../api/kinds.js';
 import type { ReconcileResult } from '../../lib/workqueue.js';
 import type { Mutation, WatchEvent } from '../../state/store.js';
 import type { Controller, ControllerContext } from '../manager.js';
-import { controllerKey, isOwnedBy, ownerReferenceTo, templateHash, isActive } from '../pods.js';
+import { controllerKey, controllerRef, isOwnedBy, ownerReferenceTo, selectorMatches, templateHash, isActive } from '../pods.js';
 import { availableReplicas, newRSReplicas, scaleDownOld, specReplicas, sum, surgeAndUnavailable } from './rollout.js';
 import type { Pod } from '../../api/types.js';
 
@@ -44,11 +44,15 @@ export function revisionOf(rs: KObject): number {
   return Number.isFinite(v) ? v : 0;
 }
 
-/** The hash that names a template's ReplicaSet (ignores an existing pod-template-hash label). */
-export function hashOfTemplate(template: unknown): string {
+/**
+ * The hash that names a template's ReplicaSet (ignores an existing pod-template-hash label).
+ * collisionCount (status.collisionCount) changes it when the name is taken by a ReplicaSet
+ * that is not this Deployment's, as in Kubernetes.
+ */
+export function hashOfTemplate(template: unknown, collisionCount = 0): string {
   const t = structuredClone(template ?? {}) as { metadata?: { labels?: Record<string, string> } };
   if (t.metadata?.labels) delete t.metadata.labels[POD_TEMPLATE_HASH];
-  return templateHash(t);
+  return templateHash(t, collisionCount);
 }
 
 const statusOf = (o: KObject): Record<string, number | undefined> => (o.status ?? {}) as Record<string, number | undefined>;
@@ -62,6 +66,12 @@ export class DeploymentController implements Controller {
     if (ev.obj.kind === 'ReplicaSet') {
       const k = controllerKey(ev.obj, 'Deployment');
       if (k) yield k;
+      // an orphan ReplicaSet (e.g. left by a delete with propagationPolicy Orphan): whoever selects it adopts it
+      if (!controllerRef(ev.obj) && ev.type !== 'DELETED') {
+        for (const d of this.ctx.store.list<Deployment>('Deployment', ev.obj.metadata.namespace)) {
+          if (selectorMatches(d.spec.selector, ev.obj.metadata.labels)) yield objectKey('Deployment', d.metadata.namespace, d.metadata.name);
+        }
+      }
     }
     // Recreate waits for old pods to be gone
     if (ev.obj.kind === 'Pod' && ev.type === 'DELETED') {
@@ -76,6 +86,30 @@ export class DeploymentController implements Controller {
     for (const d of this.ctx.store.list('Deployment')) yield objectKey('Deployment', d.metadata.namespace, d.metadata.name);
   }
 
+  /**
+   * As Kubernetes' ClaimReplicaSets: adopt orphan ReplicaSets the selector matches (their pods
+   * stay as they are), release owned ones it no longer matches.
+   */
+  async #claim(d: Deployment): Promise<void> {
+    const muts: Mutation[] = [];
+    for (const rs of this.ctx.store.list<ReplicaSet>('ReplicaSet', d.metadata.namespace)) {
+      const ref = controllerRef(rs);
+      const matches = selectorMatches(d.spec.selector, rs.metadata.labels);
+      if (ref?.uid === d.metadata.uid && !matches) {
+        const released = structuredClone(rs) as ReplicaSet;
+        delete released.status;
+        released.metadata.ownerReferences = (rs.metadata.ownerReferences ?? []).filter((r) => r.uid !== d.metadata.uid);
+        muts.push({ type: 'update', obj: released });
+      } else if (!ref && matches && !rs.metadata.deletionTimestamp) {
+        const adopted = structuredClone(rs) as ReplicaSet;
+        delete adopted.status;
+        adopted.metadata.ownerReferences = [...(rs.metadata.ownerReferences ?? []), ownerReferenceTo(d)];
+        muts.push({ type: 'update', obj: adopted });
+      }
+    }
+    if (muts.length) await this.ctx.store.commit(muts);
+  }
+
   async reconcile(key: string): Promise<ReconcileResult> {
     const { store, clock, events } = this.ctx;
     const d = store.getByKey<Deployment>(key);
@@ -83,8 +117,10 @@ export class DeploymentController implements Controller {
     const now = clock.now();
     const nowIso = new Date(now).toISOString();
     const ns = d.metadata.namespace;
+    await this.#claim(d);
     let all = store.list<ReplicaSet>('ReplicaSet', ns).filter((rs) => isOwnedBy(rs, d));
-    const hash = hashOfTemplate(d.spec.template);
+    const collisionCount = (d.status as DeploymentStatus | undefined)?.collisionCount ?? 0;
+    const hash = hashOfTemplate(d.spec.template, collisionCount);
     let newRS = all.find((rs) => rs.metadata.labels?.[POD_TEMPLATE_HASH] === hash);
     const maxRevision = all.reduce((m, rs) => Math.max(m, revisionOf(rs)), 0);
     const replicas = d.spec.replicas ?? 1;
@@ -106,6 +142,12 @@ export class DeploymentController implements Controller {
     };
 
     if (!paused) {
+      if (!newRS && store.get('ReplicaSet', ns, `${d.metadata.name}-${hash}`)) {
+        // the name is taken by a ReplicaSet that is not ours: hash again with a higher collisionCount
+        const cur = (d.status ?? {}) as DeploymentStatus;
+        await store.commit([{ type: 'status', kind: 'Deployment', namespace: ns, name: d.metadata.name, status: { ...cur, collisionCount: collisionCount + 1 } }]);
+        return { requeue: true };
+      }
       if (!newRS) {
         const template = structuredClone(d.spec.template);
         template.metadata = { ...(template.metadata ?? {}), labels: { ...(template.metadata?.labels ?? {}), [POD_TEMPLATE_HASH]: hash } };
@@ -165,16 +207,31 @@ export class DeploymentController implements Controller {
           if (n !== undefined && n !== specReplicas(rs)) { setReplicas(rs, n); progressReason ??= 'ReplicaSetUpdated'; }
         }
       }
-      // history: old, empty ReplicaSets beyond revisionHistoryLimit go, oldest first
+      // history, as Kubernetes' cleanupDeployment, once the rollout is complete: of the old
+      // ReplicaSets, the (len - revisionHistoryLimit) oldest revisions go if they are empty
       const limit = d.spec.revisionHistoryLimit ?? 10;
-      const empty = old.filter((rs) => specReplicas(rs) === 0 && (statusOf(rs).replicas ?? 0) === 0 && !muts.some((m) => m.type === 'update' && m.obj.metadata.name === rs.metadata.name))
-        .sort((a, b) => revisionOf(a) - revisionOf(b));
-      for (const rs of empty.slice(0, Math.max(0, empty.length - limit))) {
-        muts.push({ type: 'delete', kind: 'ReplicaSet', namespace: ns, name: rs.metadata.name, uid: rs.metadata.uid as string });
+      const prevStatus = (d.status ?? {}) as DeploymentStatus;
+      const wasComplete = prevStatus.updatedReplicas === replicas && prevStatus.replicas === replicas && prevStatus.availableReplicas === replicas
+        && (prevStatus.observedGeneration ?? 0) >= (d.metadata.generation ?? 1);
+      if (wasComplete) {
+        const cleanable = old.filter((rs) => !rs.metadata.deletionTimestamp).sort((a, b) => revisionOf(a) - revisionOf(b));
+        const touched = (rs: ReplicaSet): boolean => muts.some((m) => m.type === 'update' && m.obj.metadata.name === rs.metadata.name);
+        for (const rs of cleanable.slice(0, Math.max(0, cleanable.length - limit))) {
+          const rsStatus = statusOf(rs) as { replicas?: number; observedGeneration?: number };
+          if (specReplicas(rs) !== 0 || (rsStatus.replicas ?? 0) !== 0 || (rs.metadata.generation ?? 1) > (rsStatus.observedGeneration ?? 0) || touched(rs)) continue;
+          muts.push({ type: 'delete', kind: 'ReplicaSet', namespace: ns, name: rs.metadata.name, uid: rs.metadata.uid as string });
+        }
       }
-    } else if (newRS && all.every((rs) => rs === newRS || specReplicas(rs) === 0) && specReplicas(newRS) !== replicas) {
-      // paused: scaling still applies when there is no rollout in flight
-      newRS = setReplicas(newRS, replicas);
+    } else {
+      // paused: scaling still applies to the one active ReplicaSet (or the newest when none is
+      // active), as Kubernetes' FindActiveOrLatest; with several active ones nothing moves
+      const active = all.filter((rs) => specReplicas(rs) > 0);
+      const target = active.length === 1 ? active[0]
+        : active.length === 0 ? (newRS ?? [...all].sort((a, b) => revisionOf(b) - revisionOf(a))[0]) : undefined;
+      if (target && specReplicas(target) !== replicas) {
+        const scaled = setReplicas(target, replicas);
+        if (newRS && target.metadata.name === newRS.metadata.name) newRS = scaled;
+      }
     }
 
     // the deployment carries the revision of its newest ReplicaSet
@@ -197,6 +254,7 @@ export class DeploymentController implements Controller {
     const available = sum(rss, availableReplicas);
     const status: DeploymentStatus = {
       observedGeneration: fresh.metadata.generation ?? 1,
+      ...(prev.collisionCount ? { collisionCount: prev.collisionCount } : {}),
       replicas: total,
       updatedReplicas: nrs ? statusOf(nrs).replicas ?? 0 : 0,
       readyReplicas: sum(rss, (rs) => statusOf(rs).readyReplicas ?? 0),

@@ -33,7 +33,13 @@ export function surgeAndUnavailable(d: Deployment): [number, number] {
 }
 
 export const specReplicas = (rs: ReplicaSet): number => rs.spec.replicas ?? 0;
-export const availableReplicas = (rs: ReplicaSet): number => (rs.status as { availableReplicas?: number } | undefined)?.availableReplicas ?? 0;
+/**
+ * Available pods of a ReplicaSet, never more than its spec: right after the Deployment lowered
+ * the spec, the status still counts pods the ReplicaSet is about to delete (not-ready ones
+ * first), and trusting it would let a second pass scale down below the minimum available.
+ */
+export const availableReplicas = (rs: ReplicaSet): number =>
+  Math.min((rs.status as { availableReplicas?: number } | undefined)?.availableReplicas ?? 0, specReplicas(rs));
 export const sum = (rss: ReplicaSet[], f: (rs: ReplicaSet) => number): number => rss.reduce((n, rs) => n + f(rs), 0);
 
 /** The replica count the new ReplicaSet may have now (NewRSNewReplicas). */

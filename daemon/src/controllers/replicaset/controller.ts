@@ -1,13 +1,15 @@
 /**
  * ReplicaSet: keep spec.replicas active pods; report replicas/ready/available.
- * Pods are found through their controller ownerReference (uid), never by name.
+ * Pods are found through their controller ownerReference (uid), never by name. As Kubernetes'
+ * ClaimPods: an active orphan pod the selector matches is adopted, an owned pod whose labels
+ * no longer match is released (its ownerReference removed).
  */
 import type { Pod, ReplicaSet } from '../../api/types.js';
 import { objectKey } from '../../api/kinds.js';
 import type { ReconcileResult } from '../../lib/workqueue.js';
 import type { Mutation, WatchEvent } from '../../state/store.js';
 import type { Controller, ControllerContext } from '../manager.js';
-import { controllerKey, deletePodMutation, deletionRank, isActive, isAvailable, isOwnedBy, isReady, podFromTemplate, untilAvailable, isTerminal } from '../pods.js';
+import { controllerKey, controllerRef, deletePodMutation, deletionRank, isActive, isAvailable, isOwnedBy, isReady, ownerReferenceTo, podFromTemplate, selectorMatches, untilAvailable, isTerminal } from '../pods.js';
 
 /** Pods created per reconcile at most (slow start keeps a bad template from flooding). */
 const BURST = 50;
@@ -21,6 +23,14 @@ export class ReplicaSetController implements Controller {
     if (ev.obj.kind === 'Pod') {
       const k = controllerKey(ev.obj, 'ReplicaSet');
       if (k) yield k;
+      // the pod was released by its old owner, or is an orphan: whoever selects it may adopt it
+      const oldK = ev.old ? controllerKey(ev.old, 'ReplicaSet') : undefined;
+      if (oldK && oldK !== k) yield oldK;
+      if (!controllerRef(ev.obj) && ev.type !== 'DELETED') {
+        for (const rs of this.ctx.store.list<ReplicaSet>('ReplicaSet', ev.obj.metadata.namespace)) {
+          if (selectorMatches(rs.spec.selector, ev.obj.metadata.labels)) yield objectKey('ReplicaSet', rs.metadata.namespace, rs.metadata.name);
+        }
+      }
     }
   }
 
@@ -33,10 +43,27 @@ export class ReplicaSetController implements Controller {
     const rs = store.getByKey<ReplicaSet>(key);
     if (!rs || rs.metadata.deletionTimestamp) return;
     const now = clock.now();
-    const owned = store.list<Pod>('Pod', rs.metadata.namespace).filter((p) => isOwnedBy(p, rs));
+    const muts: Mutation[] = [];
+    const owned: Pod[] = [];
+    for (const p of store.list<Pod>('Pod', rs.metadata.namespace)) {
+      const ref = controllerRef(p);
+      const matches = selectorMatches(rs.spec.selector, p.metadata.labels);
+      if (ref?.uid === rs.metadata.uid) {
+        if (matches || p.metadata.deletionTimestamp) { owned.push(p); continue; }
+        const released = structuredClone(p) as Pod;
+        delete released.status;
+        released.metadata.ownerReferences = (p.metadata.ownerReferences ?? []).filter((r) => r.uid !== rs.metadata.uid);
+        muts.push({ type: 'update', obj: released });
+      } else if (!ref && matches && isActive(p)) {
+        const adopted = structuredClone(p) as Pod;
+        delete adopted.status;
+        adopted.metadata.ownerReferences = [...(p.metadata.ownerReferences ?? []), ownerReferenceTo(rs)];
+        muts.push({ type: 'update', obj: adopted });
+        owned.push({ ...adopted, status: p.status } as Pod);
+      }
+    }
     const active = owned.filter(isActive);
     const want = rs.spec.replicas ?? 1;
-    const muts: Mutation[] = [];
     // Finished pods of a ReplicaSet are never coming back: make room for replacements.
     for (const p of owned) if (isTerminal(p) && !p.metadata.deletionTimestamp) muts.push(deletePodMutation(p, now));
     const diff = active.length - want;

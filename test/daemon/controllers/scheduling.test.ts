@@ -1,0 +1,80 @@
+import t from 'tap';
+import { SchedulingController, nodeInfos } from '../../../daemon/src/controllers/scheduling.js';
+import { ControllerManager } from '../../../daemon/src/controllers/manager.js';
+import type { Pod } from '../../../daemon/src/api/types.js';
+import { create, env, get, node, pod, setPhase } from './fixtures.js';
+
+t.test('a pending pod is bound to a fitting node and a Scheduled event is recorded', async (t) => {
+  const e = await env(t);
+  e.store.putMemory(node('n1', { cpu: '1' }));
+  e.store.putMemory(node('n2', { cpu: '4' }));
+  const m = new ControllerManager(e.ctx, [new SchedulingController(e.ctx)]);
+  t.teardown(() => m.stop());
+  m.start();
+  await create(e.store, pod('p', { cpu: '2' }));
+  await m.idle();
+  t.equal(get<Pod>(e.store, 'Pod', 'p').spec.nodeName, 'n2');
+  t.match(e.recorder.events.find((x) => x.reason === 'Scheduled'), { type: 'Normal', message: 'Successfully assigned default/p to n2' });
+});
+
+t.test('a pod that fits nowhere stays Pending with PodScheduled=False and the reasons, once per message, and is bound when a node appears', async (t) => {
+  const e = await env(t);
+  e.store.putMemory(node('small', { memory: '256Mi' }));
+  const m = new ControllerManager(e.ctx, [new SchedulingController(e.ctx)]);
+  t.teardown(() => m.stop());
+  m.start();
+  await create(e.store, pod('big', { memory: '1Gi' }));
+  await m.idle();
+  const p = get<Pod>(e.store, 'Pod', 'big');
+  t.notOk(p.spec.nodeName);
+  t.equal(p.status?.phase, 'Pending');
+  t.match(p.status?.conditions?.[0], { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient memory.' });
+  e.clock.advance(30_000); // the retry
+  await m.idle();
+  t.equal(e.recorder.events.filter((x) => x.reason === 'FailedScheduling').length, 1, 'the same reason is reported once');
+  const rev = e.store.revision;
+  t.equal(rev, 1, 'an unschedulable pod writes nothing to the log');
+  e.store.putMemory(node('big-node', { memory: '8Gi' }));
+  await m.idle();
+  t.equal(get<Pod>(e.store, 'Pod', 'big').spec.nodeName, 'big-node', 'a new node wakes the waiting pods');
+});
+
+t.test('a pod finishing on a node frees its resources for a waiting pod', async (t) => {
+  const e = await env(t);
+  e.store.putMemory(node('n1', { cpu: '1' }));
+  const m = new ControllerManager(e.ctx, [new SchedulingController(e.ctx)]);
+  t.teardown(() => m.stop());
+  m.start();
+  const running = await create(e.store, pod('running', { cpu: '1', nodeName: 'n1' }));
+  await create(e.store, pod('waiting', { cpu: '1' }));
+  await m.idle();
+  t.notOk(get<Pod>(e.store, 'Pod', 'waiting').spec.nodeName);
+  setPhase(e, running, 'Succeeded');
+  await m.idle();
+  t.equal(get<Pod>(e.store, 'Pod', 'waiting').spec.nodeName, 'n1');
+});
+
+t.test('a node becoming Ready wakes pending pods; terminating and bound pods are not scheduled', async (t) => {
+  const e = await env(t);
+  e.store.putMemory(node('n1', { ready: 'False' }));
+  const m = new ControllerManager(e.ctx, [new SchedulingController(e.ctx)]);
+  t.teardown(() => m.stop());
+  m.start();
+  await create(e.store, pod('p'));
+  const doomed = pod('doomed');
+  doomed.metadata.deletionTimestamp = new Date(e.clock.now()).toISOString();
+  await create(e.store, doomed);
+  await m.idle();
+  t.notOk(get<Pod>(e.store, 'Pod', 'p').spec.nodeName);
+  e.store.putMemory(node('n1'));
+  await m.idle();
+  t.equal(get<Pod>(e.store, 'Pod', 'p').spec.nodeName, 'n1');
+});
+
+t.test('nodeInfos counts only unfinished pods bound to each node', async (t) => {
+  const a = pod('a', { nodeName: 'n1' });
+  const done: Pod = { ...pod('b', { nodeName: 'n1' }), status: { phase: 'Succeeded' } };
+  const unbound = pod('c');
+  const infos = nodeInfos([a, done, unbound], [node('n1'), node('n2')]);
+  t.same(infos.map((i) => [i.node.metadata.name, i.pods.map((p) => p.metadata.name)]), [['n1', ['a']], ['n2', []]]);
+});
