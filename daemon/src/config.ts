@@ -53,6 +53,8 @@ export const ConfigSchema = z.object({
   heartbeatSeconds: seconds.default(10),
   /** A node whose status is older than this is NotReady. */
   nodeMonitorGraceSeconds: seconds.default(40),
+  /** Pods on a node that stays NotReady/unreachable this long are deleted and replaced elsewhere (unless they tolerate it). */
+  podEvictionSeconds: z.number().min(0).default(300),
   agent: z.object({
     crashLoopBackoffBaseSeconds: seconds.default(10),
     crashLoopBackoffMaxSeconds: seconds.default(300),

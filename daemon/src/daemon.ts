@@ -140,6 +140,7 @@ export async function startDaemon(cfg: Config, opts: { logger?: Logger; clock?: 
     store, bus, topics, clock, random, logger, events: recorder('pifleet-controller-manager'),
     node: cfg.nodeName,
     nodeMonitorGraceSeconds: cfg.nodeMonitorGraceSeconds,
+    podEvictionSeconds: cfg.podEvictionSeconds,
     info: () => ({ cluster: cfg.cluster, leader: leadership.leader ?? '', term: leadership.term, revision: store.revision, version: VERSION, members: leadership.members }),
     announcement: () => ({ node: cfg.nodeName, term: leadership.term, address: `${address}:${brokerPort}`, mqttPort: brokerPort, since: new Date(clock.now()).toISOString(), version: VERSION }),
     extraControllers: (ctx) => [

@@ -34,6 +34,7 @@ import {
 } from './volumes.js';
 import { buildNode, fsSizeOf, nodeFingerprint, readDisk, readMemory, readStaticFacts, type NodeFacts, type StaticFacts } from './node-status.js';
 import { RpcError, RpcHandler, type ContainerLookup } from './rpc.js';
+import { rfc3339 } from '../lib/time.js';
 
 export interface AgentConfig {
   cluster: string;
@@ -495,7 +496,7 @@ export class Agent {
     }
     if (!w.startTime) {
       const first = observed.reduce((m, o) => Math.min(m, o.details.startedAt ?? o.details.createdAt), Number.POSITIVE_INFINITY);
-      w.startTime = new Date(Number.isFinite(first) ? first : this.#o.clock.now()).toISOString();
+      w.startTime = rfc3339(Number.isFinite(first) ? first : this.#o.clock.now());
     }
     w.waiting.clear();
     this.#updatePodIP(w);

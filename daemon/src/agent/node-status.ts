@@ -10,6 +10,7 @@ import { availableParallelism, release } from 'node:os';
 import si from 'systeminformation';
 import type { Node, NodeCondition } from '../api/types.js';
 import type { RuntimeInfo } from '../runtime/types.js';
+import { rfc3339 } from '../lib/time.js';
 
 export interface NodeFacts {
   hostname: string;
@@ -69,7 +70,7 @@ function condition(type: string, status: 'True' | 'False' | 'Unknown', reason: s
 }
 
 export function buildNode(facts: NodeFacts, cfg: NodeConfig, prev: Node | undefined, now: number): Node {
-  const ts = new Date(now).toISOString();
+  const ts = rfc3339(now);
   const prevConds = prev?.status?.conditions;
   const labels: Record<string, string> = {
     'kubernetes.io/hostname': cfg.nodeName,

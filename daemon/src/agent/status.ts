@@ -6,6 +6,7 @@
 import type { ContainerState, ContainerStatus, Pod, PodCondition, PodStatus } from '../api/types.js';
 import { quantity } from '../scheduler/scheduler.js';
 import { attemptsOf, initDone, isDead, type Observed } from './plan.js';
+import { rfc3339 } from '../lib/time.js';
 
 /** What the agent knows about one pod container besides the engine's view. */
 export interface ContainerView {
@@ -27,7 +28,7 @@ export interface StatusInput {
   now: number;
 }
 
-const iso = (ms: number | undefined): string | undefined => (ms && ms > 0 ? new Date(ms).toISOString() : undefined);
+const iso = (ms: number | undefined): string | undefined => (ms && ms > 0 ? rfc3339(ms) : undefined);
 
 /** Terminated state of a dead container. */
 export function terminatedOf(o: Observed): NonNullable<ContainerState['terminated']> {
@@ -39,7 +40,7 @@ export function terminatedOf(o: Observed): NonNullable<ContainerState['terminate
     exitCode,
     reason,
     ...(neverStarted && d.error ? { message: d.error } : {}),
-    ...(iso(d.startedAt) ? { startedAt: iso(d.startedAt) } : { startedAt: new Date(0).toISOString() }),
+    ...(iso(d.startedAt) ? { startedAt: iso(d.startedAt) } : { startedAt: rfc3339(0) }),
     ...(iso(d.finishedAt) ? { finishedAt: iso(d.finishedAt) } : {}),
     containerID: `docker://${o.id}`,
   };
@@ -60,7 +61,7 @@ function containerStatus(name: string, image: string, observed: Observed[], view
   } else if (!latest) {
     st.state = { waiting: { reason: idle } };
   } else if (latest.details.running) {
-    st.state = { running: { startedAt: iso(latest.details.startedAt) ?? new Date(latest.details.createdAt).toISOString() } };
+    st.state = { running: { startedAt: iso(latest.details.startedAt) ?? rfc3339(latest.details.createdAt) } };
     st.ready = Boolean(view?.ready);
     st.started = Boolean(view?.started);
     if (previous && isDead(previous)) st.lastState = { terminated: terminatedOf(previous) };
@@ -119,7 +120,7 @@ export function qosClassOf(pod: Pod): 'Guaranteed' | 'Burstable' | 'BestEffort' 
 function condition(type: string, ok: boolean, prev: PodCondition[] | undefined, now: number, reason?: string, message?: string): PodCondition {
   const status = ok ? 'True' : 'False';
   const old = prev?.find((c) => c.type === type);
-  const lastTransitionTime = old && old.status === status ? old.lastTransitionTime : new Date(now).toISOString();
+  const lastTransitionTime = old && old.status === status ? old.lastTransitionTime : rfc3339(now);
   return { type, status, lastTransitionTime, ...(reason ? { reason } : {}), ...(message ? { message } : {}) };
 }
 

@@ -19,6 +19,7 @@ import { Store, StoreError, deepEqual, type Mutation, type WatchEvent } from '..
 import { deletePodMutation, isOwnedBy } from '../controllers/pods.js';
 import { CHANGE_CAUSE, POD_TEMPLATE_HASH, REVISION, revisionOf } from '../controllers/deployment/controller.js';
 import { mergePatch, parseFieldSelector } from './patch.js';
+import { rfc3339 } from '../lib/time.js';
 
 export class ApiError extends Error {
   constructor(readonly reason: string, message: string, readonly details?: string[]) {
@@ -347,7 +348,7 @@ export class ApiServer {
         if (!o.metadata.deletionTimestamp) {
           const next = structuredClone(o);
           delete next.status;
-          next.metadata.deletionTimestamp = new Date(now).toISOString();
+          next.metadata.deletionTimestamp = rfc3339(now);
           muts.push({ type: 'update', obj: next });
           muts.push({ type: 'status', kind: 'Namespace', name: o.metadata.name, status: { phase: 'Terminating' } });
         }

@@ -85,10 +85,14 @@ export class Bus extends EventEmitter {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { cleanup(); reject(new Error(`no connection to the MQTT broker at ${this.opts.url} within ${timeoutMs} ms: is the daemon running there?`)); }, timeoutMs);
       const onConnect = (): void => { cleanup(); resolve(); };
-      const onError = (err: Error & { code?: number }): void => {
+      const onError = (err: Error & { code?: number | string }): void => {
         if (err.code === 4 || err.code === 5 || /Not authorized|Bad username or password/i.test(err.message)) {
           cleanup();
           reject(new Error(`the MQTT broker at ${this.opts.url} refused the token (${err.message}): check --token-file or the client config`));
+        } else if (this.opts.reconnectMs === 0 && typeof err.code === 'string') {
+          // a client that does not reconnect (the CLI) fails at once: nothing listens there
+          cleanup();
+          reject(new Error(`cannot connect to the MQTT broker at ${this.opts.url} (${err.code}): is the daemon running there?`));
         }
       };
       const cleanup = (): void => { clearTimeout(timer); this.off('connect', onConnect); this.off('mqttError', onError); };

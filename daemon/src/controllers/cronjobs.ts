@@ -27,6 +27,7 @@ import { controllerKey, isOwnedBy } from './pods.js';
 import { jobFinished } from './job/plan.js';
 import { checkTimeZone, parseSchedule, type CronSchedule } from './cronjob/schedule.js';
 import { planCronJob, refTo, type CronJobPlanInput } from './cronjob/plan.js';
+import { rfc3339 } from '../lib/time.js';
 
 export interface TriggerHandle { destroy(): void }
 /** Makes a task that calls onTick at each time matching expression (5 fields) in timeZone. */
@@ -169,7 +170,7 @@ export class CronJobController implements Controller {
       if (!jobFinished(made) && !(status.active ?? []).some((r) => r.uid === made.metadata.uid)) {
         status.active = [...(status.active ?? []), refTo(made)].sort((a, b) => (a.name ?? '').localeCompare(b.name ?? ''));
       }
-      status.lastScheduleTime = new Date(plan.create.scheduledMs).toISOString();
+      status.lastScheduleTime = rfc3339(plan.create.scheduledMs);
     }
     for (const j of plan.prune) {
       await this.#deleteJob(j, term);

@@ -7,6 +7,7 @@ import type { KObject, LabelSelector, OwnerReference, Pod, PodTemplateSpec } fro
 import { objectKey } from '../api/kinds.js';
 import { labelSelectorMatches } from '../api/selectors.js';
 import type { Mutation } from '../state/store.js';
+import { rfc3339 } from '../lib/time.js';
 
 export function controllerRef(obj: KObject): OwnerReference | undefined {
   return obj.metadata.ownerReferences?.find((r) => r.controller);
@@ -105,7 +106,7 @@ export function deletePodMutation(pod: Pod, now: number, graceSeconds?: number):
   const grace = graceSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
   const obj = structuredClone(pod) as Pod;
   delete obj.status;
-  obj.metadata.deletionTimestamp = pod.metadata.deletionTimestamp ?? new Date(now + grace * 1000).toISOString();
+  obj.metadata.deletionTimestamp = pod.metadata.deletionTimestamp ?? rfc3339(now + grace * 1000);
   obj.metadata.deletionGracePeriodSeconds = pod.metadata.deletionGracePeriodSeconds ?? grace;
   return { type: 'update', obj };
 }

@@ -9,6 +9,7 @@ import type { WatchEvent } from '../state/store.js';
 import { schedule, type NodeInfo } from '../scheduler/scheduler.js';
 import type { Controller, ControllerContext } from './manager.js';
 import { isTerminal } from './pods.js';
+import { rfc3339 } from '../lib/time.js';
 
 const RETRY_MS = 30_000;
 
@@ -72,7 +73,7 @@ export class SchedulingController implements Controller {
       return;
     }
     const message = result.message ?? 'no nodes available';
-    const now = new Date(clock.now()).toISOString();
+    const now = rfc3339(clock.now());
     store.setPodStatus(pod.metadata.namespace ?? 'default', pod.metadata.name, {
       phase: 'Pending',
       conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: (pod.status?.conditions?.find((c) => c.type === 'PodScheduled')?.lastTransitionTime) ?? now }],

@@ -5,6 +5,7 @@
  * aggregating repeats into a count as Kubernetes does.
  */
 import type { Event, KObject } from '../api/types.js';
+import { rfc3339 } from '../lib/time.js';
 
 export interface ObjectRef {
   kind: string;
@@ -37,7 +38,7 @@ export function refOf(obj: ObjectRef | KObject): ObjectRef {
 
 /** Build an Event object (name like Kubernetes: <object>.<hex time>). */
 export function buildEvent(ref: ObjectRef, type: EventType, reason: string, message: string, source: { component: string; host?: string }, now: number, uniq: string): Event {
-  const ts = new Date(now).toISOString();
+  const ts = rfc3339(now);
   return {
     apiVersion: 'v1',
     kind: 'Event',

@@ -6,6 +6,7 @@
 import type { Event } from '../api/types.js';
 import type { Clock } from '../lib/clock.js';
 import type { Store } from '../state/store.js';
+import { rfc3339 } from '../lib/time.js';
 
 export interface EventStoreOptions {
   maxEvents?: number;
@@ -30,7 +31,7 @@ export class EventStore {
     const prevRef = this.#index.get(aggKey);
     const prev = prevRef ? this.store.get<Event>('Event', prevRef.namespace, prevRef.name) : undefined;
     if (prev) {
-      this.store.putMemory({ ...prev, count: (prev.count ?? 1) + 1, lastTimestamp: e.lastTimestamp ?? new Date(this.clock.now()).toISOString() } as Event);
+      this.store.putMemory({ ...prev, count: (prev.count ?? 1) + 1, lastTimestamp: e.lastTimestamp ?? rfc3339(this.clock.now()) } as Event);
     } else {
       const obj = { ...e, metadata: { ...e.metadata, namespace: ns } } as Event;
       this.store.putMemory(obj);

@@ -32,6 +32,7 @@ export interface LeaderDeps {
   events: EventRecorder;
   node: string;
   nodeMonitorGraceSeconds: number;
+  podEvictionSeconds?: number;
   info: () => ClusterInfo;
   announcement: () => LeaderAnnouncement;
   /** Extra controllers (Jobs, CronJobs) built with the same context. */
@@ -50,7 +51,7 @@ export class LeaderServices {
 
   constructor(private readonly deps: LeaderDeps) {
     const ctx: ControllerContext = { store: deps.store, clock: deps.clock, random: deps.random, logger: deps.logger, events: deps.events };
-    this.nodes = new NodeRegistry(ctx, { leaderNode: deps.node, graceSeconds: deps.nodeMonitorGraceSeconds });
+    this.nodes = new NodeRegistry(ctx, { leaderNode: deps.node, graceSeconds: deps.nodeMonitorGraceSeconds, ...(deps.podEvictionSeconds !== undefined ? { podEvictionSeconds: deps.podEvictionSeconds } : {}) });
     this.podTermination = new PodTerminationController(ctx, this.nodes);
     this.distributor = new Distributor(ctx, (node, msg: NodeDesiredMessage) => deps.bus.publish(deps.topics.nodeDesired(node), msg, { retain: true }));
     const namespaced = KINDS.filter((k) => k.namespaced).map((k) => k.kind);

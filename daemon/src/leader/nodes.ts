@@ -18,6 +18,7 @@ import type { ReconcileResult } from '../lib/workqueue.js';
 import type { WatchEvent } from '../state/store.js';
 import type { Controller, ControllerContext } from '../controllers/manager.js';
 import { controllerRef, deletePodMutation, isTerminal } from '../controllers/pods.js';
+import { rfc3339 } from '../lib/time.js';
 
 export interface PodsReport {
   receivedAt: number;
@@ -82,7 +83,7 @@ export class NodeRegistry implements Controller {
     delete node.metadata.namespace;
     const prev = store.get<Node>('Node', undefined, msg.node);
     node.metadata.uid = prev?.metadata.uid ?? node.metadata.uid ?? this.ctx.random.uuid();
-    node.metadata.creationTimestamp = prev?.metadata.creationTimestamp ?? new Date(now).toISOString();
+    node.metadata.creationTimestamp = prev?.metadata.creationTimestamp ?? rfc3339(now);
     const labels = { ...(node.metadata.labels ?? {}) };
     if (msg.node === this.opts.leaderNode) labels[LEADER_ROLE_LABEL] = '';
     else delete labels[LEADER_ROLE_LABEL];
@@ -108,7 +109,7 @@ export class NodeRegistry implements Controller {
     const { store } = this.ctx;
     const node = store.get<Node>('Node', undefined, nodeName);
     if (!node) return;
-    const iso = new Date(now).toISOString();
+    const iso = rfc3339(now);
     // as Kubernetes' node lifecycle controller: the conditions the agent owns (Ready and the
     // pressure ones) become Unknown, nobody knows them any more; a missing Ready is added
     const conditions = (node.status?.conditions ?? []).map((c): NodeCondition => {
@@ -163,7 +164,7 @@ export class NodeRegistry implements Controller {
     const key = ready.status === 'Unknown' ? TAINT_UNREACHABLE : TAINT_NOT_READY;
     const since = ready.lastTransitionTime ? Date.parse(ready.lastTransitionTime) : now;
     const fallback = this.opts.podEvictionSeconds ?? DEFAULT_POD_EVICTION_SECONDS;
-    const iso = new Date(now).toISOString();
+    const iso = rfc3339(now);
     const muts = [];
     let next: number | undefined;
     for (const pod of store.list<Pod>('Pod')) {

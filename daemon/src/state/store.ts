@@ -19,6 +19,7 @@ import type { KObject } from '../api/types.js';
 import { kindInfo, objectKey } from '../api/kinds.js';
 import { DiskLog, type Entry, type Op } from './log.js';
 import type { SecretBox } from './secretbox.js';
+import { rfc3339 } from '../lib/time.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface WatchEvent {
@@ -174,7 +175,7 @@ export class Store {
     if (term < this.#term) throw new StoreError('Conflict', `write from stale term ${term} refused (current term ${this.#term})`);
     const index = this.#revision + 1;
     const rv = String(index);
-    const now = new Date(this.opts.clock.now()).toISOString();
+    const now = rfc3339(this.opts.clock.now());
     // Stage against a view of current state, so later mutations see earlier ones.
     const staged = new Map<string, KObject | undefined>();
     const current = (key: string): KObject | undefined => (staged.has(key) ? staged.get(key) : this.#objects.get(key));

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { boardLabel, buildNode, kubeArch, MEMORY_CGROUP_HINT, nodeFingerprint, osImageOf, readDisk, type NodeFacts } from '../../../daemon/src/agent/node-status.js';
 import type { RuntimeInfo } from '../../../daemon/src/runtime/types.js';
+import { rfc3339 } from '../../../daemon/src/lib/time.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12);
 const docker: RuntimeInfo = {
@@ -57,12 +58,12 @@ t.test('memory and disk pressure thresholds', async (t) => {
 t.test('keeps transition times and ignores heartbeat times when deciding whether the Node changed', async (t) => {
   const a = buildNode(facts(), cfg, undefined, NOW);
   const b = buildNode(facts(), cfg, a, NOW + 10_000);
-  t.equal(cond(b, 'Ready')?.lastTransitionTime, new Date(NOW).toISOString());
-  t.equal(cond(b, 'Ready')?.lastHeartbeatTime, new Date(NOW + 10_000).toISOString());
+  t.equal(cond(b, 'Ready')?.lastTransitionTime, rfc3339(NOW));
+  t.equal(cond(b, 'Ready')?.lastHeartbeatTime, rfc3339(NOW + 10_000));
   t.equal(nodeFingerprint(a), nodeFingerprint(b), 'a heartbeat alone is no change');
   const c = buildNode(facts({ docker: undefined }), cfg, b, NOW + 20_000);
   t.not(nodeFingerprint(c), nodeFingerprint(b));
-  t.equal(cond(c, 'Ready')?.lastTransitionTime, new Date(NOW + 20_000).toISOString());
+  t.equal(cond(c, 'Ready')?.lastTransitionTime, rfc3339(NOW + 20_000));
 });
 
 t.test('maps architectures, board models and os-release', async (t) => {

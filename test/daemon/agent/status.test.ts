@@ -3,6 +3,7 @@ import { computePodStatus, podPhaseOf, qosClassOf, type ContainerView } from '..
 import { containerHash, type Observed } from '../../../daemon/src/agent/plan.js';
 import type { Pod } from '../../../daemon/src/api/types.js';
 import type { ContainerDetails } from '../../../daemon/src/runtime/types.js';
+import { rfc3339 } from '../../../daemon/src/lib/time.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12);
 function pod(containers = ['c'], restartPolicy: 'Always' | 'OnFailure' | 'Never' = 'Always'): Pod {
@@ -18,7 +19,7 @@ function obs(p: Pod, container: string, attempt: number, d: Partial<ContainerDet
 }
 const dead = (exitCode: number, extra: Partial<ContainerDetails> = {}): Partial<ContainerDetails> => ({ state: 'exited', running: false, exitCode, finishedAt: NOW - 1000, ...extra });
 const views = (v: Record<string, ContainerView>): Map<string, ContainerView> => new Map(Object.entries(v));
-const status = (p: Pod, observed: Observed[], v: Record<string, ContainerView> = {}) => computePodStatus({ pod: p, observed, views: views(v), hostIP: '10.0.0.2', podIP: '172.17.0.2', startTime: new Date(NOW - 6000).toISOString(), now: NOW });
+const status = (p: Pod, observed: Observed[], v: Record<string, ContainerView> = {}) => computePodStatus({ pod: p, observed, views: views(v), hostIP: '10.0.0.2', podIP: '172.17.0.2', startTime: rfc3339(NOW - 6000), now: NOW });
 
 t.test('a running ready container makes the pod Running and Ready with kubelet fields', async (t) => {
   const p = pod();
@@ -31,7 +32,7 @@ t.test('a running ready container makes the pod Running and Ready with kubelet f
   t.equal(s.hostIP, '10.0.0.2');
   t.equal(s.qosClass, 'BestEffort');
   const c = s.containerStatuses?.[0];
-  t.match(c, { name: 'c', image: 'img:1', imageID: 'docker://sha256:abc', containerID: `docker://${o.id}`, ready: true, started: true, restartCount: 0, state: { running: { startedAt: new Date(NOW - 4000).toISOString() } } });
+  t.match(c, { name: 'c', image: 'img:1', imageID: 'docker://sha256:abc', containerID: `docker://${o.id}`, ready: true, started: true, restartCount: 0, state: { running: { startedAt: rfc3339(NOW - 4000) } } });
 });
 
 t.test('not ready containers are named in the Ready condition', async (t) => {
@@ -92,8 +93,8 @@ t.test('condition transition times are kept while the status is unchanged', asyn
   const later = computePodStatus({ pod: p, observed: [o], views: views({ c: { ready: false, started: true } }), previous: first, now: NOW + 5000 });
   t.same(later.conditions, first.conditions);
   const ready = computePodStatus({ pod: p, observed: [o], views: views({ c: { ready: true, started: true } }), previous: first, now: NOW + 9000 });
-  t.equal(ready.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime, new Date(NOW + 9000).toISOString());
-  t.equal(ready.conditions?.find((c) => c.type === 'PodScheduled')?.lastTransitionTime, new Date(NOW).toISOString());
+  t.equal(ready.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime, rfc3339(NOW + 9000));
+  t.equal(ready.conditions?.find((c) => c.type === 'PodScheduled')?.lastTransitionTime, rfc3339(NOW));
 });
 
 t.test('QoS class from requests and limits', async (t) => {

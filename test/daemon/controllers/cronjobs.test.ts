@@ -7,6 +7,7 @@ import { GarbageCollector } from '../../../daemon/src/controllers/gc.js';
 import { isTerminal } from '../../../daemon/src/controllers/pods.js';
 import type { Pod } from '../../../daemon/src/api/types.js';
 import { condition, cronJob, create, env, get, jobsOf, keyOf, report, update, type Env } from './job/env.js';
+import { rfc3339 } from '../../../daemon/src/lib/time.js';
 
 const START = Date.UTC(2026, 0, 1, 12, 0, 0);
 const at = (s: string): number => Date.parse(s);
@@ -23,7 +24,7 @@ async function runAt(e: Env, c: CronJobController, cj: CronJob, time: string | n
 }
 
 async function finish(e: Env, j: Job, type: 'Complete' | 'Failed', when = e.clock.now()): Promise<void> {
-  const ts = new Date(when).toISOString();
+  const ts = rfc3339(when);
   await e.store.commit([{ type: 'status', kind: 'Job', namespace: 'default', name: j.metadata.name, status: {
     ...(j.status ?? {}), startTime: j.status?.startTime ?? j.metadata.creationTimestamp,
     conditions: [{ type, status: 'True', lastProbeTime: ts, lastTransitionTime: ts }],
@@ -52,7 +53,7 @@ t.test('at its slot a CronJob creates one Job named from the slot, with the sche
   t.same(j?.metadata.ownerReferences?.[0], { apiVersion: 'batch/v1', kind: 'CronJob', name: 'tick', uid: cj.metadata.uid, controller: true, blockOwnerDeletion: true });
   t.equal((j?.spec as { backoffLimit?: number }).backoffLimit, 0, 'the Job spec comes from jobTemplate');
   const st = cjStatus(e, 'tick');
-  t.equal(st.lastScheduleTime, '2026-01-01T12:05:00.000Z');
+  t.equal(st.lastScheduleTime, '2026-01-01T12:05:00Z');
   t.same(st.active, [{ apiVersion: 'batch/v1', kind: 'Job', name: j?.metadata.name, namespace: 'default', uid: j?.metadata.uid }]);
   t.ok(e.recorder.events.some((x) => x.reason === 'SuccessfulCreate' && x.message === `Created job ${j?.metadata.name}`));
   await runAt(e, c, cj, '2026-01-01T12:06:00Z');
@@ -68,7 +69,7 @@ t.test('firing a slot twice never makes two Jobs: a second controller, or a lost
   const before = e.recorder.events.length;
   await runAt(e, controller(e), cj, '2026-01-01T12:05:30Z');
   t.same(names(e, cj), [`once-${minutes('2026-01-01T12:05:00Z')}`]);
-  t.equal(cjStatus(e, 'once').lastScheduleTime, '2026-01-01T12:05:00.000Z', 'status catches up');
+  t.equal(cjStatus(e, 'once').lastScheduleTime, '2026-01-01T12:05:00Z', 'status catches up');
   t.equal(cjStatus(e, 'once').active?.length, 1);
   t.notOk(e.recorder.events.slice(before).some((x) => x.reason === 'SuccessfulCreate'), 'no second creation');
 });
@@ -117,7 +118,7 @@ t.test('concurrencyPolicy Forbid skips a slot while a Job is active, and runs th
   await finish(e, jobsOf(e.store, cj)[0] as Job, 'Complete', at('2026-01-01T12:11:00Z'));
   await runAt(e, c, cj, '2026-01-01T12:11:00Z');
   t.same(names(e, cj), [`forbid-${minutes('2026-01-01T12:05:00Z')}`, `forbid-${minutes('2026-01-01T12:10:00Z')}`], 'the most recent missed slot runs late, once');
-  t.equal(cjStatus(e, 'forbid').lastSuccessfulTime, '2026-01-01T12:11:00.000Z');
+  t.equal(cjStatus(e, 'forbid').lastSuccessfulTime, '2026-01-01T12:11:00Z');
 });
 
 t.test('concurrencyPolicy Replace deletes the still-active Job and starts the new one', async (t) => {

@@ -5,6 +5,7 @@ import { GarbageCollector } from '../../../daemon/src/controllers/gc.js';
 import { isActive, isTerminal } from '../../../daemon/src/controllers/pods.js';
 import type { Job, Pod } from '../../../daemon/src/api/types.js';
 import { condition, create, env, finishTermination, get, job, keyOf, podsOf, report, update, type Env } from './job/env.js';
+import { rfc3339 } from '../../../daemon/src/lib/time.js';
 
 const OPTS = { backoffBaseMs: 10_000, backoffMaxMs: 360_000 };
 
@@ -46,7 +47,7 @@ t.test('a one-shot Job runs one pod, owned by the Job, and ends Complete with 1 
   t.equal(st.failed, 0);
   t.equal(st.active, 0);
   t.equal(condition({ status: st }, 'Complete')?.status, 'True');
-  t.equal(st.completionTime, new Date(e.clock.now()).toISOString());
+  t.equal(st.completionTime, rfc3339(e.clock.now()));
   t.ok(e.recorder.events.some((x) => x.reason === 'Completed' && x.message === 'Job completed'));
   await c.reconcile(keyOf(j));
   t.equal(podsOf(e.store, j).length, 1, 'the finished pod is kept for its logs');
@@ -263,7 +264,7 @@ t.test('suspend deletes the active pods and sets Suspended; resume creates pods 
   t.equal(podsOf(e.store, j).filter(isActive).length, 2, 'resumed');
   const s = condition(get<Job>(e.store, 'Job', 'pausable'), 'Suspended');
   t.equal(s?.status, 'False');
-  t.equal(status(e, 'pausable').startTime, new Date(e.clock.now()).toISOString(), 'startTime reset on resume');
+  t.equal(status(e, 'pausable').startTime, rfc3339(e.clock.now()), 'startTime reset on resume');
   t.equal(status(e, 'pausable').failed, 0, 'pods stopped by suspend are not failures');
   t.ok(e.recorder.events.some((x) => x.reason === 'Suspended') && e.recorder.events.some((x) => x.reason === 'Resumed'));
 });

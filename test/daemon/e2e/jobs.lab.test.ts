@@ -96,7 +96,7 @@ t.test('completions 10 with parallelism 3 never runs more than 3 containers at o
 });
 
 t.test('a failing Job with backoffLimit 2 ends BackoffLimitExceeded after 3 pods with growing delays; OnFailure restarts in place', async (t) => {
-  const d = await startTestDaemon(t, { env: { PIFLEET_JOBS_BACKOFF_BASE_SECONDS: '2' } });
+  const d = await startTestDaemon(t, { env: { PIFLEET_JOBS_BACKOFF_BASE_SECONDS: '3' } });
   const api = await apiClient(t, d);
   t.equal((await d.cli(['apply', '-f', '-'], { input: job('fail', '  backoffLimit: 2', 'exit 1') + '---\n' + job('inplace', '  backoffLimit: 2', 'exit 1', 'OnFailure') })).code, 0);
   const failed = await waitFor('fail Failed', async () => {

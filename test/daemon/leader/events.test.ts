@@ -3,6 +3,7 @@ import { EventStore } from '../../../daemon/src/leader/events.js';
 import { buildEvent } from '../../../daemon/src/events/recorder.js';
 import type { Event } from '../../../daemon/src/api/types.js';
 import { env } from '../controllers/fixtures.js';
+import { rfc3339 } from '../../../daemon/src/lib/time.js';
 
 const ref = { kind: 'Pod', namespace: 'default', name: 'web-1', uid: 'u1' };
 let n = 0;
@@ -21,8 +22,8 @@ t.test('repeats of the same event are aggregated into one with a count and the l
   const events = e.store.list<Event>('Event');
   t.equal(events.length, 1);
   t.equal(events[0]?.count, 3);
-  t.equal(events[0]?.firstTimestamp, new Date(t0).toISOString());
-  t.equal(events[0]?.lastTimestamp, new Date(t0 + 20_000).toISOString());
+  t.equal(events[0]?.firstTimestamp, rfc3339(t0));
+  t.equal(events[0]?.lastTimestamp, rfc3339(t0 + 20_000));
 });
 
 t.test('events differing in reason, message or source are kept apart', async (t) => {

@@ -18,6 +18,7 @@ import type { CronJob, CronJobStatus, Job } from '../../api/types.js';
 import { ownerReferenceTo } from '../pods.js';
 import { jobFinished } from '../job/plan.js';
 import { rfc3339InZone, type CronSchedule } from './schedule.js';
+import { rfc3339 } from '../../lib/time.js';
 
 export const SCHEDULED_TIMESTAMP_ANNOTATION = 'batch.kubernetes.io/cronjob-scheduled-timestamp';
 export const TERM_ANNOTATION = 'pifleet.io/term';
@@ -165,7 +166,7 @@ export function planCronJob(input: CronJobPlanInput): CronJobPlan {
     const t = Date.parse(j.status.completionTime);
     if (lastSuccess === undefined || t > lastSuccess) lastSuccess = t;
   }
-  if (lastSuccess !== undefined) status.lastSuccessfulTime = new Date(lastSuccess).toISOString();
+  if (lastSuccess !== undefined) status.lastSuccessfulTime = rfc3339(lastSuccess);
   status.active = active.map(refTo);
   if (!status.active.length) delete status.active;
 
@@ -191,7 +192,7 @@ export function planCronJob(input: CronJobPlanInput): CronJobPlan {
   }
   if (missed === 'many') {
     events.push({ type: 'Warning', reason: 'TooManyMissedTimes', message: TOO_MANY_MISSED_MESSAGE });
-    status.lastScheduleTime = new Date(mostRecent).toISOString();
+    status.lastScheduleTime = rfc3339(mostRecent);
     plan.requeueAfterMs = requeueFrom(now);
     return plan;
   }
@@ -206,7 +207,7 @@ export function planCronJob(input: CronJobPlanInput): CronJobPlan {
   if (jobs.some((j) => j.metadata.name === name) || lastScheduled === mostRecent) {
     // this slot was already processed; a Job for it without the status saying so (the status
     // write was lost) moves lastScheduleTime forward
-    if (lastScheduled === undefined || lastScheduled < mostRecent) status.lastScheduleTime = new Date(mostRecent).toISOString();
+    if (lastScheduled === undefined || lastScheduled < mostRecent) status.lastScheduleTime = rfc3339(mostRecent);
     plan.requeueAfterMs = requeueFrom(now);
     return plan;
   }

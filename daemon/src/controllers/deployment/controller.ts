@@ -12,6 +12,7 @@ import type { Controller, ControllerContext } from '../manager.js';
 import { controllerKey, controllerRef, isOwnedBy, ownerReferenceTo, selectorMatches, templateHash, isActive } from '../pods.js';
 import { availableReplicas, newRSReplicas, scaleDownOld, specReplicas, sum, surgeAndUnavailable } from './rollout.js';
 import type { Pod } from '../../api/types.js';
+import { rfc3339 } from '../../lib/time.js';
 
 export const REVISION = 'deployment.kubernetes.io/revision';
 export const DESIRED_REPLICAS = 'deployment.kubernetes.io/desired-replicas';
@@ -115,7 +116,7 @@ export class DeploymentController implements Controller {
     const d = store.getByKey<Deployment>(key);
     if (!d || d.metadata.deletionTimestamp) return;
     const now = clock.now();
-    const nowIso = new Date(now).toISOString();
+    const nowIso = rfc3339(now);
     const ns = d.metadata.namespace;
     await this.#claim(d);
     let all = store.list<ReplicaSet>('ReplicaSet', ns).filter((rs) => isOwnedBy(rs, d));

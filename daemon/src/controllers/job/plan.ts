@@ -14,6 +14,7 @@
 import type { ContainerStatus, EnvVar, Job, JobStatus, Pod, PodTemplateSpec } from '../../api/types.js';
 import { backoffDelay } from '../../lib/backoff.js';
 import { deletionRank, isActive, isReady, isTerminal, podFromTemplate, podPhase } from '../pods.js';
+import { rfc3339 } from '../../lib/time.js';
 
 export const INDEX_ANNOTATION = 'batch.kubernetes.io/job-completion-index';
 export const INDEX_LABEL = 'batch.kubernetes.io/job-completion-index';
@@ -174,7 +175,7 @@ export function jobPod(job: Job, suffix: string, index?: number): Pod {
 }
 
 function condition(type: string, reason: string | undefined, message: string | undefined, now: number, status = 'True'): JobCondition {
-  const ts = new Date(now).toISOString();
+  const ts = rfc3339(now);
   return { type, status, lastProbeTime: ts, lastTransitionTime: ts, ...(reason ? { reason } : {}), ...(message ? { message } : {}) };
 }
 
@@ -234,9 +235,9 @@ export function planJob(input: JobPlanInput): JobPlan {
     if (conditions.some((c) => c.type === 'Suspended' && c.status === 'True')) {
       conditions = setCondition(conditions, condition('Suspended', 'JobResumed', 'Job resumed', now, 'False'));
       events.push({ type: 'Normal', reason: 'Resumed', message: 'Job resumed' });
-      startTime = new Date(now).toISOString(); // the deadline counts from the resume
+      startTime = rfc3339(now); // the deadline counts from the resume
     }
-    startTime ??= new Date(now).toISOString();
+    startTime ??= rfc3339(now);
     const started = Date.parse(startTime);
 
     const restarts = s.restartPolicy === 'OnFailure' ? restartsInPlace(active) : 0;
@@ -258,7 +259,7 @@ export function planJob(input: JobPlanInput): JobPlan {
     } else if (complete) {
       for (const p of active) remove(p);
       conditions = setCondition(conditions, condition('Complete', 'CompletionsReached', 'Reached expected number of succeeded pods', now));
-      completionTime = new Date(now).toISOString();
+      completionTime = rfc3339(now);
       events.push({ type: 'Normal', reason: 'Completed', message: 'Job completed' });
       if (s.ttlSecondsAfterFinished !== undefined) requeue = s.ttlSecondsAfterFinished * 1000;
     } else {
