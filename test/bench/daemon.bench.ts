@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const cluster = uniqueName('bench');
   const runtimeDir = join('/dev/shm', `pifleet-bench-${cluster}`);
   mkdirSync(runtimeDir, { recursive: true });
-  const d = new TestDaemon(stateDir, runtimeDir, cluster, 'bench1', { env: { PIFLEET_LOG_LEVEL: 'warn', PIFLEET_HEARTBEAT_SECONDS: '10' } });
+  const d = new TestDaemon(stateDir, runtimeDir, cluster, 'bench1', { env: { PIFLEET_HEARTBEAT_SECONDS: '10' } });
   try {
     await d.start();
     // baseline: Docker alone

@@ -4,6 +4,7 @@
  * (pod, nodes with their pods) -> node or reasons. The DaemonSet controller reuses the filters.
  */
 import type { Node, Pod, Container } from '../api/types.js';
+import { parseQuantity as parseApiQuantity } from '../api/quantity.js';
 
 export interface NodeInfo {
   node: Node;
@@ -18,18 +19,10 @@ export interface ScheduleResult {
   reasons?: Record<string, number>;
 }
 
-const UNITS: Record<string, number> = {
-  n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
-};
-
-/** Kubernetes quantity -> number (cpu in cores, memory in bytes). Invalid -> NaN. */
+/** Kubernetes quantity -> number (cpu in cores, memory in bytes); absent -> 0, invalid -> NaN. */
 export function quantity(q: string | number | undefined): number {
   if (q === undefined) return 0;
-  if (typeof q === 'number') return q;
-  const m = /^([+-]?[0-9.]+(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|[numkKMGTPE])?$/.exec(q.trim());
-  if (!m) return Number.NaN;
-  return Number(m[1]) * (UNITS[m[2] ?? ''] ?? Number.NaN);
+  return parseApiQuantity(typeof q === 'string' ? q.trim() : q) ?? Number.NaN;
 }
 
 export interface Resources { cpu: number; memory: number; pods: number }

@@ -4,25 +4,21 @@
  * (cpu in millicores or whole cores, sizes with the largest exact suffix of the family used).
  */
 
+import { parseQuantity as parseApiQuantity } from '../../api/quantity.js';
+
 const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-const DECIMAL: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
 
 export interface Quantity {
   value: number;
   binary: boolean;
 }
 
-/** Parse a quantity; undefined when it is not one. */
+/** Parse a quantity (the API's grammar); undefined when it is not one. */
 export function parseQuantity(s: string | number | undefined | null): Quantity | undefined {
   if (s === undefined || s === null) return undefined;
-  if (typeof s === 'number') return { value: s, binary: false };
-  const m = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?)$/.exec(s.trim());
-  if (!m) return undefined;
-  const num = Number(m[1]);
-  if (m[2]) return { value: num * 10 ** Number(m[2].slice(1)), binary: false };
-  const suffix = m[3] ?? '';
-  if (suffix in BINARY) return { value: num * BINARY[suffix]!, binary: true };
-  return { value: num * DECIMAL[suffix]!, binary: false };
+  const value = parseApiQuantity(typeof s === 'string' ? s.trim() : s);
+  if (value === undefined) return undefined;
+  return { value, binary: typeof s === 'string' && /[KMGTPE]i$/.test(s.trim()) };
 }
 
 /** CPU as kubectl prints it: `0`, `250m`, `2`. */
