@@ -22,13 +22,17 @@ function pct(xs: number[], p: number): number {
 }
 const fmt = (xs: number[]): string => `p50 ${pct(xs, 50).toFixed(0)} ms, p90 ${pct(xs, 90).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms`;
 
-function procStat(pid: number): { cpuTicks: number; rssKb: number; writeBytes: number } {
+function procStat(pid: number): { cpuTicks: number; rssKb: number; anonKb: number; fileKb: number; writeBytes: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const cpuTicks = Number(fields[11]) + Number(fields[12]);
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+  const rssKb = kb('VmRSS');
+  const anonKb = kb('RssAnon');
+  const fileKb = kb('RssFile');
   const writeBytes = Number(/write_bytes:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN);
-  return { cpuTicks, rssKb, writeBytes };
+  return { cpuTicks, rssKb, anonKb, fileKb, writeBytes };
 }
 
 function dirFingerprint(dir: string): string {
@@ -91,15 +95,21 @@ async function main(): Promise<void> {
     const s0 = procStat(pid);
     const t0 = Date.now();
     const rss: number[] = [];
+    const anon: number[] = [];
+    const file: number[] = [];
     while (Date.now() - t0 < IDLE_SECONDS * 1000) {
       await new Promise((r) => setTimeout(r, 5000));
-      rss.push(procStat(pid).rssKb / 1024);
+      const s = procStat(pid);
+      rss.push(s.rssKb / 1024);
+      anon.push(s.anonKb / 1024);
+      file.push(s.fileKb / 1024);
     }
     const s1 = procStat(pid);
     const secs = (Date.now() - t0) / 1000;
     const cpu = ((s1.cpuTicks - s0.cpuTicks) / TICKS / secs) * 100;
     console.log(`idle window                     : ${secs.toFixed(0)} s with 1 pod running (readiness probe every 10 s)`);
     console.log(`idle RSS                        : p50 ${pct(rss, 50).toFixed(1)} MB, max ${Math.max(...rss).toFixed(1)} MB (target < 60 MB)`);
+    console.log(`  of which anonymous / file     : p50 ${pct(anon, 50).toFixed(1)} MB / ${pct(file, 50).toFixed(1)} MB (file: the node binary and libraries, shared and reclaimable)`);
     console.log(`idle CPU                        : ${cpu.toFixed(3)} % of one core (target < 1 %)`);
     console.log(`bytes written by the daemon     : ${s1.writeBytes - s0.writeBytes} (/proc/pid/io write_bytes; target 0)`);
     console.log(`state directory changed         : ${dirFingerprint(stateDir) === fp0 ? 'no' : 'YES'}`);
