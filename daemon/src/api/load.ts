@@ -107,5 +107,6 @@ export function loadManifests(text: string, file: string): { objects: KObject[];
       check(value, []);
     }
   }
+  errors.sort((a, b) => a.line - b.line || a.col - b.col);
   return { objects, errors };
 }

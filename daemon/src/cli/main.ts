@@ -217,7 +217,7 @@ export function buildProgram(): Command {
             objects = await list(c, info, g, params);
           } else objects = [];
           all.push(...objects);
-          if (o.watchOnly || (structured && wanted.length > 1)) continue;
+          if (o.watchOnly || (structured && wanted.length > 1) || (names.length && objects.length === 0)) continue;
           if (watcher && (o.watch) && !structured && o.output !== 'name') {
             sections.push(watcher.list(objects));
             continue;
