@@ -18,6 +18,7 @@ import { createSecretBox } from './state/secretbox.js';
 import { EmbeddedBroker } from './broker/broker.js';
 import { createTokenAuthenticator } from './broker/auth.js';
 import { Bus } from './broker/client.js';
+import { disableMqttNumberCache } from './broker/packet-cache.js';
 import { topicsFor, type NodeDesiredMessage, type NodeRpcRequest, type Topics } from './broker/topics.js';
 import { buildEvent, refOf, type EventRecorder } from './events/recorder.js';
 import { SoloLeadership, type Leadership } from './cluster/leadership.js';
@@ -93,6 +94,7 @@ export async function startDaemon(cfg: Config, opts: { logger?: Logger; clock?: 
   const address = cfg.node.address ?? primaryAddress();
   logger.info({ version: VERSION, stateDir: cfg.stateDir, config: cfg.configFile }, 'pifleet daemon starting');
 
+  disableMqttNumberCache();
   const token = await resolveToken(cfg);
   const store = await Store.open({ dir: join(cfg.stateDir, 'store'), clock, random, logger, secretBox: createSecretBox(token), snapshotEvery: cfg.store.snapshotEvery });
   if (!store.get('Namespace', undefined, 'default')) {
