@@ -175,7 +175,7 @@ export class Agent {
       const uid = ev.labels[LABELS.podUid];
       if (uid) this.#queue.add(uid);
     }, (err) => {
-      this.#log.warn({ err: err.message }, 'Docker event stream interrupted (the runtime reconnects)');
+      this.#log.debug({ err: err.message }, 'Docker event stream interrupted (the runtime logs it and reconnects)');
       this.#dockerDown(err);
     });
     await this.#refreshDocker();
