@@ -224,17 +224,17 @@ t.test('init containers run to completion first and share the pod volumes and ne
   const h = await harness(t);
   const p = pod('init', {
     initContainers: [
-      { name: 'prep', image: TEST_IMAGE_1, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'echo prepared > /work/state'], volumeMounts: [{ name: 'work', mountPath: '/work' }] },
-      { name: 'check', image: TEST_IMAGE_1, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'grep -q prepared /work/state && echo ok >> /work/state'], volumeMounts: [{ name: 'work', mountPath: '/work' }] },
+      { name: 'prep', image: TEST_IMAGE_1, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'echo prepared > /shared/state'], volumeMounts: [{ name: 'work', mountPath: '/shared' }] },
+      { name: 'check', image: TEST_IMAGE_1, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'grep -q prepared /shared/state && echo ok >> /shared/state'], volumeMounts: [{ name: 'work', mountPath: '/shared' }] },
     ],
-    containers: [{ name: 'app', image: TEST_IMAGE_1, imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'], volumeMounts: [{ name: 'work', mountPath: '/work' }] }],
+    containers: [{ name: 'app', image: TEST_IMAGE_1, imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'], volumeMounts: [{ name: 'work', mountPath: '/shared' }] }],
     volumes: [{ name: 'work', emptyDir: {} }],
   });
   h.agent.setDesired(desired([p]));
   const st = await until('init pod Running', () => (h.latest('init')?.phase === 'Running' && cs(h.latest('init'))?.state?.running ? h.latest('init') : undefined));
   t.same(st.initContainerStatuses?.map((c) => [c.name, c.state?.terminated?.reason, c.ready]), [['prep', 'Completed', true], ['check', 'Completed', true]]);
   t.equal(st.conditions?.find((c) => c.type === 'Initialized')?.status, 'True');
-  t.equal((await exec(h, p, ['cat', '/work/state'])).stdout, 'prepared\nok\n');
+  t.equal((await exec(h, p, ['cat', '/shared/state'])).stdout, 'prepared\nok\n');
   const failing = pod('initfail', {
     restartPolicy: 'Never',
     initContainers: [{ name: 'bad', image: TEST_IMAGE_1, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'exit 7'] }],

@@ -5,63 +5,19 @@
  * Not a test file itself.
  */
 import type { Test } from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Store } from '../../../../daemon/src/state/store.js';
-import { createSecretBox } from '../../../../daemon/src/state/secretbox.js';
-import { FakeClock } from '../../../../daemon/src/lib/clock.js';
-import { createSeededRandom } from '../../../../daemon/src/lib/random.js';
-import { silentLogger } from '../../../../daemon/src/lib/logger.js';
-import { createMemoryRecorder } from '../../../../daemon/src/events/recorder.js';
-import type { ControllerContext } from '../../../../daemon/src/controllers/manager.js';
+import type { Store } from '../../../../daemon/src/state/store.js';
 import type { CronJob, Job, KObject, Pod } from '../../../../daemon/src/api/types.js';
-import { objectKey } from '../../../../daemon/src/api/kinds.js';
 import { isOwnedBy } from '../../../../daemon/src/controllers/pods.js';
+import { env as baseEnv, START, type Env } from '../fixtures.js';
 
-export const START = Date.UTC(2026, 0, 1, 12, 0, 0);
+export { START, type Env };
+export { keyOf, create, update, get } from '../fixtures.js';
 
-export interface Env {
-  store: Store;
-  clock: FakeClock;
-  ctx: ControllerContext;
-  recorder: ReturnType<typeof createMemoryRecorder>;
-}
-
+/** The shared controller test environment, its clock set to `start`. */
 export async function env(t: Test, start = START, seed = 42): Promise<Env> {
-  const dir = mkdtempSync(join(tmpdir(), 'pifleet-jobs-'));
-  const clock = new FakeClock(start);
-  const random = createSeededRandom(seed);
-  const logger = silentLogger();
-  const store = await Store.open({ dir, clock, random, logger, secretBox: createSecretBox('test-token-0123456789abcdef') });
-  const recorder = createMemoryRecorder();
-  t.teardown(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { store, clock, recorder, ctx: { store, clock, random, logger, events: recorder } };
-}
-
-export const keyOf = (o: KObject): string => objectKey(o.kind, o.metadata.namespace, o.metadata.name);
-
-export async function create<T extends KObject>(store: Store, obj: T): Promise<T> {
-  const [o] = await store.commit([{ type: 'create', obj }]);
-  return o as T;
-}
-
-export async function update<T extends KObject>(store: Store, obj: T, fn: (o: T) => void): Promise<T> {
-  const cur = store.getByKey<T>(keyOf(obj));
-  if (!cur) throw new Error(`${keyOf(obj)} is gone`);
-  const next = structuredClone(cur) as T;
-  fn(next);
-  const [o] = await store.commit([{ type: 'update', obj: next }]);
-  return o as T;
-}
-
-export function get<T extends KObject>(store: Store, kind: string, name: string, ns = 'default'): T {
-  const o = store.get<T>(kind, ns, name);
-  if (!o) throw new Error(`${kind} ${ns}/${name} not found`);
-  return o;
+  const e = await baseEnv(t, seed);
+  e.clock.set(start);
+  return e;
 }
 
 export interface JobOpts {
