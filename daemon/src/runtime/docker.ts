@@ -17,7 +17,7 @@
  * - events() reconnects with backoff by itself and resumes from the last event it delivered
  *   (duplicates at the resume second are dropped), until close().
  */
-import './lazy-ssh2.js'; // before dockerode: see lazy-ssh2.ts
+import './lazy-deps.js'; // before dockerode: see lazy-deps.ts
 import Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import type { Clock, TimerHandle } from '../lib/clock.js';
