@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
+import { cleanupByLabel, dockerCli } from './docker.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const PIFLEET_BIN = join(ROOT, 'bin/pifleet.js');
@@ -148,15 +149,8 @@ export function uniqueName(prefix = 't'): string {
 }
 
 /** Remove every container and volume labelled pifleet.cluster=<cluster> (by label, never by name). */
-export async function removeClusterContainers(cluster: string, dockerHost?: string): Promise<void> {
-  const env = { ...process.env, ...(dockerHost ? { DOCKER_HOST: dockerHost } : {}) };
-  const run = (args: string[]): Promise<string> => new Promise((res) => {
-    execFile('docker', args, { env, timeout: 60_000 }, (_e, out) => res(String(out ?? '')));
-  });
-  const ids = (await run(['ps', '-aq', '--filter', `label=pifleet.cluster=${cluster}`])).split('\n').filter(Boolean);
-  if (ids.length) await run(['rm', '-f', '-v', ...ids]);
-  const vols = (await run(['volume', 'ls', '-q', '--filter', `label=pifleet.cluster=${cluster}`])).split('\n').filter(Boolean);
-  if (vols.length) await run(['volume', 'rm', '-f', ...vols]);
+export function removeClusterContainers(cluster: string): Promise<void> {
+  return cleanupByLabel('pifleet.cluster', cluster);
 }
 
 /**
@@ -227,10 +221,5 @@ export function containerIds(p: PodLike): string[] {
   return (p.status?.containerStatuses ?? []).map((c) => (c.containerID ?? '').replace(/^docker:\/\//, '')).filter(Boolean);
 }
 
-export function docker(args: string[], env: Record<string, string | undefined> = process.env): Promise<CliResult> {
-  return new Promise((res) => {
-    execFile('docker', args, { env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      res({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
+/** The docker CLI against the local engine. */
+export const docker = (args: string[]): Promise<CliResult> => dockerCli(args);

@@ -142,8 +142,6 @@ t.test('mosquitto_sub with the token sees node status, pod status and events; wi
   const d = await startTestDaemon(t);
   const port = String(mqttPort(d));
   const token = (parseYaml(d.clientConfig()) as { token: string }).token;
-  const tokenFile = join(d.stateDir, 'token');
-  void tokenFile;
   // start the subscriber first, then make something happen
   const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-u', 'watcher', '-P', token, '-t', `pifleet/${d.cluster}/#`, '-v', '-W', '25'], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => { sub.kill('SIGKILL'); });
