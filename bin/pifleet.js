@@ -10,4 +10,8 @@ try {
   }
   throw err;
 }
-process.exit(await mod.main(process.argv));
+const code = await mod.main(process.argv);
+// Exit only once stdout and stderr have drained: process.exit() right away cuts piped output
+// (a pipe takes 64 KiB, the rest would be lost), and open handles must not keep us alive.
+process.exitCode = code;
+process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

@@ -1,23 +1,27 @@
 /**
  * The desired-state store: every object by kind/namespace/name, revisioned and watchable.
  *
- * - commit() is the only way to change persisted state: it checks preconditions against the
- *   current state, appends one log entry (fdatasync), then applies it in memory and notifies
- *   watchers. A transaction applies completely or not at all. A commit that changes nothing
- *   writes nothing.
+ * - commit() is the only way to change persisted state: it stages the mutations against the
+ *   current state (checking preconditions), proposes the resulting operations to the log through
+ *   a Replicator, and resolves once that entry is committed (durable on a majority of the fleet,
+ *   or on the one disk of a standalone store) and applied here. Entries are applied in index
+ *   order by apply(), on the leader and on every follower alike; watchers are notified then. A
+ *   transaction applies completely or not at all. A commit that changes nothing writes nothing.
  * - Pod status, Nodes and Events are actual state: they live in memory only (rebuilt from the
  *   nodes' reports after a restart) and never touch the disk.
  * - Secret data is sealed (AES-GCM) before it reaches the disk.
  * - Objects handed out are deep-frozen: clone before changing.
- * - A resourceVersion is the index of the log entry that last changed the object, so it is the
- *   same on every member once the log is replicated.
+ * - A resourceVersion is the index of the log entry that last changed the object (set when the
+ *   entry is applied), so it is the same on every member once the log is replicated.
+ * - Store-level facts (the lineage of this desired-state history, a prune request after a
+ *   repair) travel in the log as meta operations and in snapshots.
  */
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { Random } from '../lib/random.js';
 import type { KObject } from '../api/types.js';
 import { kindInfo, objectKey } from '../api/kinds.js';
-import { DiskLog, type Entry, type Op } from './log.js';
+import { DiskLog, type Entry, type Op, type Snapshot } from './log.js';
 import type { SecretBox } from './secretbox.js';
 import { rfc3339 } from '../lib/time.js';
 
@@ -38,7 +42,24 @@ export type Mutation =
   /** Replace status only (persisted kinds; Pod status goes through setPodStatus). */
   | { type: 'status'; kind: string; namespace?: string; name: string; status: unknown }
   /** Remove; with uid set, only that incarnation. */
-  | { type: 'delete'; kind: string; namespace?: string; name: string; uid?: string };
+  | { type: 'delete'; kind: string; namespace?: string; name: string; uid?: string }
+  /** Set a store-level fact (e.g. the lineage). */
+  | { type: 'meta'; key: string; value: unknown };
+
+/**
+ * Where committed entries come from: the fleet's replicated log (cluster/replication.ts) or,
+ * for a standalone store, the local disk (LocalReplicator below).
+ */
+export interface Replicator {
+  /** The term writes are fenced with when the caller gives none. */
+  readonly term: number;
+  /**
+   * Append one ops entry in `term`; resolves with its index once it is committed and applied to
+   * the store (Store.apply ran for it). Rejects (nothing applied) when this member cannot
+   * commit in that term: not the leader, a stale term, no quorum, or the disk refused.
+   */
+  propose(ops: Op[], term: number): Promise<number>;
+}
 
 export type StoreErrorReason = 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Invalid';
 export class StoreError extends Error {
@@ -102,33 +123,79 @@ export class Store {
   #byKind = new Map<string, Map<string, KObject>>();
   #listeners = new Set<Listener>();
   #revision = 0;
-  #term = 1;
+  #term = 0;
+  #meta: Record<string, unknown> = {};
   #chain: Promise<unknown> = Promise.resolve();
-  #log: DiskLog;
-  #snapshotting = false;
+  #replicator: Replicator | undefined;
+  #local: LocalReplicator | undefined;
 
-  private constructor(private readonly opts: StoreOptions, log: DiskLog) {
-    this.#log = log;
+  private constructor(private readonly opts: StoreOptions) {}
+
+  /** A state machine without a log: entries come through apply() from the replicator attached later. */
+  static create(opts: StoreOptions, snapshot?: Snapshot): Store {
+    const store = new Store(opts);
+    if (snapshot) store.loadSnapshot(snapshot);
+    return store;
   }
 
+  /** A standalone store on its own disk log (tests, tools): every commit is durable locally at once. */
   static async open(opts: StoreOptions): Promise<Store> {
-    const { log, snapshot, entries } = await DiskLog.open(opts.dir, opts.logger);
-    const store = new Store(opts, log);
-    if (snapshot) {
-      for (const raw of snapshot.objects) store.#put(store.#decode(raw));
-      store.#revision = snapshot.index;
-      store.#term = Math.max(store.#term, snapshot.term);
-    }
-    for (const e of entries) store.#applyEntry(e, false);
+    const { log, snapshot, entries } = await DiskLog.open(opts.dir, { logger: opts.logger, clock: opts.clock });
+    const store = Store.create(opts, snapshot);
+    for (const e of entries) store.apply(e);
+    store.#local = new LocalReplicator(store, log, opts);
+    store.#replicator = store.#local;
     opts.logger.info({ revision: store.#revision, objects: store.#objects.size, logEntries: entries.length }, 'desired state loaded');
     return store;
   }
 
+  attach(replicator: Replicator): void {
+    this.#replicator = replicator;
+  }
+
+  /** Replace the whole state with a snapshot (start-up, or a leader's snapshot installed). */
+  loadSnapshot(snap: Snapshot): void {
+    const old = [...this.#objects.values()];
+    this.#objects.clear();
+    this.#byKind.clear();
+    for (const raw of snap.objects) {
+      const obj = this.#decode(raw);
+      this.#put(deepFreeze(obj));
+    }
+    this.#revision = snap.index;
+    this.#term = Math.max(this.#term, snap.term);
+    this.#meta = { ...(snap.meta ?? {}) };
+    // watchers see the difference (a follower that was far behind)
+    for (const o of old) {
+      const now = this.#objects.get(keyOf(o));
+      if (!now) this.#emit({ type: 'DELETED', obj: o, revision: this.#revision });
+      else if (now !== o && !deepEqual(now, o)) this.#emit({ type: 'MODIFIED', obj: now, old: o, revision: this.#revision });
+    }
+    for (const o of this.#objects.values()) if (!old.some((x) => keyOf(x) === keyOf(o))) this.#emit({ type: 'ADDED', obj: o, revision: this.#revision });
+  }
+
+  /** The persisted state as of the applied index, for a snapshot. */
+  snapshot(): Snapshot {
+    const objects: Record<string, unknown>[] = [];
+    for (const o of this.#objects.values()) if (!MEMORY_KINDS.has(o.kind)) objects.push(this.#encode(o));
+    return { index: this.#revision, term: this.#term, objects, meta: { ...this.#meta } };
+  }
+
   get revision(): number { return this.#revision; }
-  get term(): number { return this.#term; }
-  set term(t: number) { this.#term = t; }
-  /** Bytes written to the state directory by this process (log and snapshots). */
-  get bytesWritten(): number { return this.#log.bytesWritten; }
+  get term(): number { return this.#replicator?.term ?? this.#term; }
+  /** A standalone store's term (the one-member fleet raises it on every start). */
+  set term(t: number) {
+    if (this.#local) this.#local.term = t;
+    this.#term = Math.max(this.#term, t);
+  }
+  /** The identity of this desired-state history (undefined for a store that never had one). */
+  get lineage(): string | undefined { return typeof this.#meta.lineage === 'string' ? this.#meta.lineage : undefined; }
+  /** A store-level fact from the log. */
+  meta(key: string): unknown { return this.#meta[key]; }
+  /** Bytes written to the state directory by this process (log and snapshots) of a standalone store. */
+  get bytesWritten(): number { return this.#local?.log.bytesWritten ?? 0; }
+  /** Why a standalone store refuses writes, when it does. */
+  get readOnly(): string | undefined { return this.#local?.log.readOnly; }
 
   get<T extends KObject = KObject>(kind: string, namespace: string | undefined, name: string): T | undefined {
     return this.#objects.get(objectKey(kind, namespace, name)) as T | undefined;
@@ -171,15 +238,17 @@ export class Store {
   }
 
   async #commit(mutations: Mutation[], opts: CommitOptions): Promise<Array<KObject | undefined>> {
-    const term = opts.term ?? this.#term;
-    if (term < this.#term) throw new StoreError('Conflict', `write from stale term ${term} refused (current term ${this.#term})`);
-    const index = this.#revision + 1;
-    const rv = String(index);
+    const replicator = this.#replicator;
+    if (!replicator) throw new StoreError('Conflict', 'this store takes no writes (no log attached)');
+    const term = opts.term ?? replicator.term;
+    if (term < replicator.term) throw new StoreError('Conflict', `write from stale term ${term} refused (current term ${replicator.term})`);
     const now = rfc3339(this.opts.clock.now());
     // Stage against a view of current state, so later mutations see earlier ones.
     const staged = new Map<string, KObject | undefined>();
+    const meta: Op[] = [];
     const current = (key: string): KObject | undefined => (staged.has(key) ? staged.get(key) : this.#objects.get(key));
-    const results: Array<KObject | undefined> = [];
+    /** Per mutation: the key whose applied object is the result, or the unchanged object itself. */
+    const results: Array<{ key: string } | { same: KObject | undefined }> = [];
     for (const m of mutations) {
       switch (m.type) {
         case 'create': {
@@ -191,11 +260,11 @@ export class Store {
             uid: obj.metadata.uid ?? this.opts.random.uuid(),
             creationTimestamp: now,
             generation: 1,
-            resourceVersion: rv,
           };
           delete (obj.metadata as { deletionTimestamp?: string }).deletionTimestamp;
+          delete (obj.metadata as { resourceVersion?: string }).resourceVersion;
           staged.set(key, obj);
-          results.push(obj);
+          results.push({ key });
           break;
         }
         case 'update': {
@@ -218,21 +287,19 @@ export class Store {
           };
           if (cur.status !== undefined) obj.status = structuredClone(cur.status);
           else delete obj.status;
-          if (deepEqual(obj, cur)) { results.push(cur); break; }
-          obj.metadata = { ...obj.metadata, resourceVersion: rv };
+          if (deepEqual(obj, cur)) { results.push({ same: cur }); break; }
           staged.set(key, obj);
-          results.push(obj);
+          results.push({ key });
           break;
         }
         case 'status': {
           const key = objectKey(m.kind, m.namespace, m.name);
           const cur = current(key);
           if (!cur) throw new StoreError('NotFound', `${m.kind.toLowerCase()} "${m.name}" not found`);
-          if (deepEqual(cur.status, m.status)) { results.push(cur); break; }
+          if (deepEqual(cur.status, m.status)) { results.push({ same: cur }); break; }
           const obj = { ...structuredClone(cur), status: structuredClone(m.status) } as KObject;
-          obj.metadata = { ...obj.metadata, resourceVersion: rv };
           staged.set(key, obj);
-          results.push(obj);
+          results.push({ key });
           break;
         }
         case 'delete': {
@@ -241,27 +308,30 @@ export class Store {
           if (!cur) throw new StoreError('NotFound', `${m.kind.toLowerCase()} "${m.name}" not found`);
           if (m.uid && cur.metadata.uid !== m.uid) throw new StoreError('Conflict', `${m.kind.toLowerCase()} "${m.name}" was replaced (uid precondition failed)`);
           staged.set(key, undefined);
-          results.push(undefined);
+          results.push({ same: undefined });
+          break;
+        }
+        case 'meta': {
+          if (!deepEqual(this.#meta[m.key], m.value)) meta.push({ op: 'meta', key: m.key, value: structuredClone(m.value) });
+          results.push({ same: undefined });
           break;
         }
       }
     }
-    const ops: Op[] = [];
-    const memoryChanges: Array<[string, KObject | undefined]> = [];
+    const ops: Op[] = [...meta];
+    const memoryChanges = new Map<string, KObject | undefined>();
     for (const [key, obj] of staged) {
       const kind = key.slice(0, key.indexOf('/'));
-      if (MEMORY_KINDS.has(kind)) { memoryChanges.push([key, obj]); continue; }
+      if (MEMORY_KINDS.has(kind)) { memoryChanges.set(key, obj); continue; }
       ops.push(obj ? { op: 'put', obj: this.#encode(obj) } : { op: 'del', key });
     }
-    if (ops.length > 0) {
-      const entry: Entry = { index, term, time: this.opts.clock.now(), ops };
-      await this.#log.append([entry]);
-      this.#applyStaged(staged, index, true, true);
-      void this.#maybeSnapshot();
-    } else if (memoryChanges.length > 0) {
-      this.#applyStaged(staged, this.#revision, false, true);
+    if (memoryChanges.size > 0) {
+      if (ops.length > 0) throw new StoreError('Invalid', 'a transaction cannot mix actual-state kinds (Node, Event) with persisted ones');
+      this.#applyStaged(memoryChanges, this.#revision, false, true);
+    } else if (ops.length > 0) {
+      await replicator.propose(ops, term);
     }
-    return results;
+    return results.map((r) => ('key' in r ? this.#objects.get(r.key) : r.same));
   }
 
   /** Actual state kept in memory (Nodes, Events): create or replace without touching the disk. */
@@ -296,19 +366,27 @@ export class Store {
     return true;
   }
 
-  /** Apply an entry that was committed elsewhere (replication) or loaded from disk. */
-  #applyEntry(e: Entry, notify: boolean): void {
+  /**
+   * Apply a committed entry (in index order: the replicator's job). No-op and membership entries
+   * only move the revision on. A put gets the entry's index as resourceVersion.
+   */
+  apply(e: Entry): void {
+    if (e.index !== this.#revision + 1) throw new Error(`store apply out of order: entry ${e.index} after revision ${this.#revision}`);
     const staged = new Map<string, KObject | undefined>();
-    for (const op of e.ops) {
+    const rv = String(e.index);
+    for (const op of (e.type === undefined || e.type === 'ops') ? e.ops ?? [] : []) {
       if (op.op === 'put') {
         const obj = this.#decode(op.obj);
+        obj.metadata = { ...obj.metadata, resourceVersion: rv };
         staged.set(keyOf(obj), obj);
-      } else {
+      } else if (op.op === 'del') {
         staged.set(op.key, undefined);
+      } else if (op.op === 'meta') {
+        this.#meta = { ...this.#meta, [op.key]: op.value };
       }
     }
-    this.#applyStaged(staged, e.index, true, notify);
     this.#term = Math.max(this.#term, e.term);
+    this.#applyStaged(staged, e.index, true, true);
   }
 
   #applyStaged(staged: Map<string, KObject | undefined>, revision: number, bump: boolean, notify: boolean): void {
@@ -384,27 +462,57 @@ export class Store {
       }
       return { ...rest, ...(opened.data !== undefined ? { data: opened.data } : {}), ...(opened.stringData !== undefined ? { stringData: opened.stringData } : {}) } as KObject;
     }
-    return raw as unknown as KObject;
-  }
-
-  async #maybeSnapshot(): Promise<void> {
-    const every = this.opts.snapshotEvery ?? 1000;
-    if (this.#snapshotting || this.#log.entriesSinceSnapshot < every) return;
-    this.#snapshotting = true;
-    try {
-      await (this.#chain = this.#chain.then(async () => {
-        const objects: Record<string, unknown>[] = [];
-        for (const o of this.#objects.values()) if (!MEMORY_KINDS.has(o.kind)) objects.push(this.#encode(o));
-        await this.#log.writeSnapshot({ index: this.#revision, term: this.#term, objects });
-      }).catch((err) => this.opts.logger.error({ err }, 'snapshot failed; the log keeps growing until the next try')));
-    } finally {
-      this.#snapshotting = false;
-    }
+    return { ...raw } as unknown as KObject;
   }
 
   async close(): Promise<void> {
     await this.#chain.catch(() => undefined);
-    await this.#log.close();
+    await this.#local?.close();
+  }
+}
+
+/**
+ * The replicator of a standalone store: its own DiskLog, each proposal appended (durably) and
+ * applied at once, a snapshot every `snapshotEvery` entries. Terms only grow.
+ */
+export class LocalReplicator implements Replicator {
+  #term: number;
+  #chain: Promise<unknown> = Promise.resolve();
+  #snapshotting = false;
+
+  constructor(private readonly store: Store, readonly log: DiskLog, private readonly opts: StoreOptions) {
+    this.#term = Math.max(1, log.lastTerm);
+  }
+
+  get term(): number { return this.#term; }
+  set term(t: number) { this.#term = Math.max(this.#term, t); }
+
+  propose(ops: Op[], term: number): Promise<number> {
+    const run = this.#chain.then(async () => {
+      if (term < this.#term) throw new StoreError('Conflict', `write from stale term ${term} refused (current term ${this.#term})`);
+      const entry: Entry = { index: this.log.lastIndex + 1, term, time: this.opts.clock.now(), ops };
+      await this.log.append([entry]);
+      this.#term = term;
+      this.store.apply(entry);
+      return entry.index;
+    });
+    this.#chain = run.catch(() => undefined);
+    void run.then(() => this.#maybeSnapshot(), () => undefined);
+    return run;
+  }
+
+  #maybeSnapshot(): void {
+    const every = this.opts.snapshotEvery ?? 1000;
+    if (this.#snapshotting || this.log.entriesSinceSnapshot < every) return;
+    this.#snapshotting = true;
+    this.#chain = this.#chain.then(() => this.log.writeSnapshot(this.store.snapshot()))
+      .catch((err) => this.opts.logger.error({ err: (err as Error).message }, 'snapshot failed; the log keeps growing until the next try'))
+      .finally(() => { this.#snapshotting = false; });
+  }
+
+  async close(): Promise<void> {
+    await this.#chain.catch(() => undefined);
+    await this.log.close();
   }
 }
 
