@@ -51,5 +51,6 @@ export type ReplicaSet = Stored<apps.ReplicaSet> & { spec: Mutable<apps.ReplicaS
 export type DaemonSet = Stored<apps.DaemonSet> & { spec: Mutable<apps.DaemonSetSpec> };
 export type Job = Stored<batch.Job> & { spec: Mutable<batch.JobSpec> };
 export type CronJob = Stored<batch.CronJob> & { spec: Mutable<batch.CronJobSpec> };
+export type ReplicaSetStatus = Mutable<apps.ReplicaSetStatus>;
 export type JobStatus = Mutable<batch.JobStatus>;
 export type CronJobStatus = Mutable<batch.CronJobStatus>;

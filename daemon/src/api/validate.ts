@@ -15,7 +15,7 @@ import type { KObject } from './types.js';
 import { formatPath, reasons as R, type FieldError } from './errors.js';
 import { dns1035Label, dns1123Label, dns1123Subdomain } from './names.js';
 import { effectiveSecretData } from './defaults.js';
-import { Errs, isInt, isObj, isStr, objectMeta, MAX_OBJECT_BYTES, type NameRule, type Obj } from './validation/common.js';
+import { Errs, isInt, isObj, isStr, objectMeta, annotationsMap, MAX_OBJECT_BYTES, type NameRule, type Obj } from './validation/common.js';
 import { schemaErrors } from './validation/schema.js';
 import { podSpec, POD_RESTART } from './validation/pod.js';
 import { replicatedSpec, deploymentSpec, daemonSetSpec, jobSpec, cronJobSpec } from './validation/workloads.js';
@@ -24,6 +24,7 @@ import { unknownFields } from './validation/fields.js';
 
 export { MAX_OBJECT_BYTES, MAX_ANNOTATIONS_BYTES, MAX_DATA_BYTES, MAX_CRONJOB_NAME, SUPPORTED_VOLUME_TYPES } from './validation/common.js';
 export { scheduleProblem, timeZoneProblem } from './validation/workloads.js';
+export { limitProblems, resolveLimits, DEFAULT_LIMITS, type WorkloadLimits } from './validation/limits.js';
 export { base64Problem, NODE_PORT_MIN, NODE_PORT_MAX } from './validation/config.js';
 
 // ------------------------------------------------------------------ entry points
@@ -78,7 +79,11 @@ function collect(raw: unknown): FieldError[] {
     return e.list;
   }
   if (size > MAX_OBJECT_BYTES) {
-    e.add([], `Too long: the object is ${size} bytes as JSON; at most ${MAX_OBJECT_BYTES} bytes (1 MiB) can be stored (keep large files in images or host paths)`);
+    const md = isObj(raw.metadata) ? raw.metadata : {};
+    const name = isStr(md.name) && md.name !== '' ? ` "${md.name}"` : '';
+    e.add([], `Request entity too large: ${info.kind}${name} is ${size} bytes as JSON, over the limit of ${MAX_OBJECT_BYTES} bytes (1.5 MiB, Kubernetes' request limit); keep large files in images or host paths`);
+    // the cheap metadata rule that most often explains it, with its own field path
+    annotationsMap(e, md.annotations, ['metadata', 'annotations']);
     return e.list;
   }
   unknownFields(e, info.kind, raw);

@@ -25,11 +25,14 @@ export class JobController implements Controller {
   readonly name = 'job';
   /** When this controller first saw a pod finished without a reported finish time (uid -> ms). */
   readonly #firstSeenFinished = new Map<string, number>();
+  /** Jobs (uid) holding back pods because too many of theirs wait for a node: FailedCreate is recorded once per episode. */
+  readonly #heldBack = new Set<string>();
 
   constructor(private readonly ctx: ControllerContext, private readonly opts: JobControllerOptions) {}
 
   *keysFor(ev: WatchEvent): Iterable<string> {
     if (ev.obj.kind === 'Job') {
+      if (ev.type === 'DELETED' && ev.obj.metadata.uid) this.#heldBack.delete(ev.obj.metadata.uid);
       yield objectKey('Job', ev.obj.metadata.namespace, ev.obj.metadata.name);
     } else if (ev.obj.kind === 'Pod') {
       if (ev.type === 'DELETED' && ev.obj.metadata.uid) this.#firstSeenFinished.delete(ev.obj.metadata.uid);
@@ -44,6 +47,7 @@ export class JobController implements Controller {
 
   stop(): void {
     this.#firstSeenFinished.clear();
+    this.#heldBack.clear();
   }
 
   #finishedAt(pod: Pod): number {
@@ -103,6 +107,12 @@ export class JobController implements Controller {
       await store.commit([{ type: 'status', kind: 'Job', namespace: cur.metadata.namespace, name: cur.metadata.name, status: plan.status }]);
     }
     for (const e of plan.events) events.record(job, e.type, e.reason, e.message);
+    const uid = job.metadata.uid ?? key;
+    if (!plan.unscheduledLimit) this.#heldBack.delete(uid);
+    else if (!this.#heldBack.has(uid)) {
+      this.#heldBack.add(uid);
+      events.record(job, 'Warning', 'FailedCreate', plan.unscheduledLimit);
+    }
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: Math.max(10, plan.requeueAfterMs) } : undefined;
   }
 }

@@ -6,12 +6,46 @@ import type { Node, Pod } from '../api/types.js';
 import { objectKey } from '../api/kinds.js';
 import type { ReconcileResult } from '../lib/workqueue.js';
 import type { WatchEvent } from '../state/store.js';
-import { schedule, type NodeInfo } from '../scheduler/scheduler.js';
+import { DEFAULT_MAX_PODS, schedule, type NodeInfo } from '../scheduler/scheduler.js';
 import type { Controller, ControllerContext } from './manager.js';
-import { isTerminal } from './pods.js';
+import { isActive, isTerminal } from './pods.js';
 import { rfc3339 } from '../lib/time.js';
 
 const RETRY_MS = 30_000;
+
+/**
+ * At most this many of one owner's pods wait for a node at a time (Pending, not bound yet):
+ * a ReplicaSet or Job with this many unscheduled pods creates no more until some are bound or
+ * gone, so a workload larger than the fleet never becomes an endless stream of Pending pods.
+ * The pods-per-node ceiling: one more node's worth.
+ */
+export const MAX_UNSCHEDULED_PER_OWNER = DEFAULT_MAX_PODS;
+
+/** The pods (of one owner) that wait for the scheduler: active and not bound to a node. */
+export function unscheduledPods(pods: Pod[]): Pod[] {
+  return pods.filter((p) => isActive(p) && !p.spec.nodeName);
+}
+
+/** The scheduler's latest reason for not binding one of these pods ("0/1 nodes are available: 1 Too many pods."), if it gave one. */
+export function unschedulableMessage(pods: Pod[]): string | undefined {
+  for (const p of pods) {
+    const c = p.status?.conditions?.find((x) => x.type === 'PodScheduled' && x.status === 'False');
+    if (c?.message) return c.message;
+  }
+  return undefined;
+}
+
+/**
+ * Why an owner creates fewer pods than it wants (the ReplicaFailure / FailedCreate message), or
+ * undefined while the scheduler has not found any of the waiting pods unschedulable yet: pods
+ * just created are not a problem, only pods that fit no node are.
+ */
+export function unscheduledLimitMessage(kind: string, waiting: Pod[], missing: number): string | undefined {
+  const why = unschedulableMessage(waiting);
+  if (!why) return undefined;
+  return `${waiting.length} pods of this ${kind} are waiting for a node (${why.replace(/\.$/, '')}); ` +
+    `${missing} more are not created: at most ${MAX_UNSCHEDULED_PER_OWNER} of its pods may wait for a node at a time (the pods-per-node ceiling)`;
+}
 
 export function nodeInfos(pods: Pod[], nodes: Node[]): NodeInfo[] {
   const byNode = new Map<string, Pod[]>();

@@ -54,9 +54,14 @@ export function podRequests(pod: Pod): { cpu: number; memory: number } {
   return { cpu, memory };
 }
 
+/** Pods a node takes when it does not say (Kubernetes' kubelet default --max-pods, and what pifleet nodes report). */
+export const DEFAULT_MAX_PODS = 110;
+
 export function allocatable(node: Node): Resources {
   const a = (node.status?.allocatable ?? node.status?.capacity ?? {}) as Record<string, string>;
-  return { cpu: quantity(a.cpu) || 0, memory: quantity(a.memory) || 0, pods: quantity(a.pods) || 110 };
+  // a node that reports pods: "0" takes none (only an absent or unreadable value means the default)
+  const pods = quantity(a.pods);
+  return { cpu: quantity(a.cpu) || 0, memory: quantity(a.memory) || 0, pods: a.pods === undefined || !Number.isFinite(pods) ? DEFAULT_MAX_PODS : Math.floor(pods) };
 }
 
 export function isNodeReady(node: Node): boolean {

@@ -78,3 +78,21 @@ t.test('nodeInfos counts only unfinished pods bound to each node', async (t) => 
   const infos = nodeInfos([a, done, unbound], [node('n1'), node('n2')]);
   t.same(infos.map((i) => [i.node.metadata.name, i.pods.map((p) => p.metadata.name)]), [['n1', ['a']], ['n2', []]]);
 });
+
+t.test('a node takes at most its allocatable pods (110 by default): the next one is Pending with "Too many pods" until one finishes', async (t) => {
+  const e = await env(t);
+  e.store.putMemory(node('n1'));
+  const m = new ControllerManager(e.ctx, [new SchedulingController(e.ctx)]);
+  t.teardown(() => m.stop());
+  m.start();
+  await e.store.commit(Array.from({ length: 112 }, (_, i) => ({ type: 'create' as const, obj: pod(`p${i}`) })));
+  await m.idle();
+  const pods = e.store.list<Pod>('Pod');
+  t.equal(pods.filter((p) => p.spec.nodeName === 'n1').length, 110);
+  const waiting = pods.filter((p) => !p.spec.nodeName);
+  t.equal(waiting.length, 2);
+  for (const p of waiting) t.match(p.status?.conditions?.[0], { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Too many pods.' });
+  setPhase(e, pods.find((p) => p.spec.nodeName) as Pod, 'Succeeded');
+  await m.idle();
+  t.equal(e.store.list<Pod>('Pod').filter((p) => !p.spec.nodeName).length, 1, 'a finished pod frees its slot');
+});

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { schedule, quantity, podRequests, unfitReasons, tolerates, matchesNodeSelector, type NodeInfo } from '../../../daemon/src/scheduler/scheduler.js';
+import { schedule, quantity, podRequests, unfitReasons, tolerates, matchesNodeSelector, allocatable, DEFAULT_MAX_PODS, type NodeInfo } from '../../../daemon/src/scheduler/scheduler.js';
 import type { Node, Pod } from '../../../daemon/src/api/types.js';
 import { node, pod, type NodeOpts } from '../controllers/fixtures.js';
 
@@ -41,6 +41,20 @@ t.test('the pods count of a node is a limit too', async (t) => {
   const r = schedule(pod('p'), [info(n, [pod('a', { nodeName: 'n' }), pod('b', { nodeName: 'n' })])]);
   t.equal(r.message, '0/1 nodes are available: 1 Too many pods.');
   t.equal(schedule(pod('p'), [info(n, [pod('a', { nodeName: 'n' })])]).node, 'n');
+});
+
+t.test('a node that does not report a pods count takes 110; one that reports "0" takes none', async (t) => {
+  const silent = mk('n');
+  delete (silent.status as { allocatable?: unknown }).allocatable;
+  delete (silent.status as { capacity?: unknown }).capacity;
+  t.equal(allocatable(silent).pods, DEFAULT_MAX_PODS);
+  t.equal(DEFAULT_MAX_PODS, 110, "Kubernetes' kubelet default");
+  const full = Array.from({ length: 110 }, (_, i) => pod(`p${i}`, { nodeName: 'n' }));
+  t.equal(schedule(pod('x'), [info(silent, full)]).message, '0/1 nodes are available: 1 Too many pods.');
+  t.equal(schedule(pod('x'), [info(silent, full.slice(1))]).node, 'n', 'the 110th fits');
+  const none = mk('z', { pods: '0' });
+  t.equal(allocatable(none).pods, 0);
+  t.same(unfitReasons(pod('x'), info(none)), ['Too many pods']);
 });
 
 t.test('nodeSelector and required node affinity restrict the nodes', async (t) => {

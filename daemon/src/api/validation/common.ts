@@ -7,8 +7,11 @@ import { reasons as R, type FieldError, type FieldPath } from '../errors.js';
 import { dns1123Label, labelKeyProblems, labelValueProblems, portNameProblems } from '../names.js';
 import { fromLabelSelector, matches } from '../selectors.js';
 
-/** Largest object pifleet stores, as JSON (etcd's limit is 1.5 MiB; the SD card thanks us). */
-export const MAX_OBJECT_BYTES = 1024 * 1024;
+/**
+ * Largest object pifleet stores, as JSON: Kubernetes' (etcd's) request limit of 1.5 MiB, so a
+ * ConfigMap or Secret with the full 1 MiB of data (MAX_DATA_BYTES) still fits with its metadata.
+ */
+export const MAX_OBJECT_BYTES = 1.5 * 1024 * 1024;
 /** Kubernetes' limit on the total size of an object's annotations. */
 export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
 /** Kubernetes' limit on a ConfigMap's or Secret's data. */

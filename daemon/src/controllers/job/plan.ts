@@ -10,10 +10,15 @@
  *
  * Parallelism is a hard bound: pods that are terminating but still running take a slot too,
  * so at no moment do more than `parallelism` of the Job's pods run.
+ *
+ * Creating is bounded too: at most BURST pods per plan, and none while
+ * MAX_UNSCHEDULED_PER_OWNER of the Job's pods wait for a node (plan.unscheduledLimit says so),
+ * so a parallelism larger than the fleet never becomes an endless stream of Pending pods.
  */
 import type { ContainerStatus, EnvVar, Job, JobStatus, Pod, PodTemplateSpec } from '../../api/types.js';
 import { backoffDelay } from '../../lib/backoff.js';
 import { deletionRank, isActive, isReady, isTerminal, podFromTemplate, podPhase } from '../pods.js';
+import { MAX_UNSCHEDULED_PER_OWNER, unscheduledLimitMessage, unscheduledPods } from '../scheduling.js';
 import { rfc3339 } from '../../lib/time.js';
 
 export const INDEX_ANNOTATION = 'batch.kubernetes.io/job-completion-index';
@@ -54,6 +59,8 @@ export interface JobPlan {
   /** The Job's TTL after finishing has passed: delete it (its pods follow through the GC). */
   deleteJob: boolean;
   requeueAfterMs?: number;
+  /** Pods were held back because MAX_UNSCHEDULED_PER_OWNER of the Job's pods wait for a node: why (a FailedCreate message). */
+  unscheduledLimit?: string;
 }
 
 export interface JobSettings {
@@ -214,6 +221,7 @@ export function planJob(input: JobPlanInput): JobPlan {
   let completionTime = prev.completionTime;
   let requeue: number | undefined;
   let deleteJob = false;
+  let unscheduledLimit: string | undefined;
 
   const finished = finishedCondition(job);
   if (finished) {
@@ -274,7 +282,10 @@ export function planJob(input: JobPlanInput): JobPlan {
       const planCreate = (n: number, index?: () => number | undefined): void => {
         if (n <= 0) return;
         if (backoffLeft > 0) { requeue = minDefined(requeue, backoffLeft); return; }
-        for (let i = 0; i < Math.min(n, BURST); i++) {
+        const waiting = unscheduledPods(active);
+        const room = Math.max(0, MAX_UNSCHEDULED_PER_OWNER - waiting.length);
+        if (room < Math.min(n, BURST)) unscheduledLimit = unscheduledLimitMessage('Job', waiting, n - room);
+        for (let i = 0; i < Math.min(n, BURST, room); i++) {
           const idx = index?.();
           if (index && idx === undefined) break;
           create.push(jobPod(job, input.suffix(), idx));
@@ -337,5 +348,9 @@ export function planJob(input: JobPlanInput): JobPlan {
   else delete status.startTime;
   if (completionTime) status.completionTime = completionTime;
   if (s.indexed) status.completedIndexes = formatIndexes(succeededIndexes);
-  return { create, delete: deleting, status, events, deleteJob, ...(requeue !== undefined ? { requeueAfterMs: Math.max(0, requeue) } : {}) };
+  return {
+    create, delete: deleting, status, events, deleteJob,
+    ...(requeue !== undefined ? { requeueAfterMs: Math.max(0, requeue) } : {}),
+    ...(unscheduledLimit ? { unscheduledLimit } : {}),
+  };
 }

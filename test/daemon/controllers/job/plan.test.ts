@@ -57,3 +57,29 @@ t.test('lowering the parallelism of an Indexed Job stops the pods of the highest
   t.same(plan.delete.map((p) => p.metadata.name).sort(), ['ix-1-p1xxx', 'ix-2-p2xxx']);
   t.equal(plan.create.length, 0);
 });
+
+t.test('the planner creates no pods while 110 of the Job\'s pods wait for a node, and says why once the scheduler has', async (t) => {
+  const j = stored(job('wide', { completions: 1000, parallelism: 1000 }));
+  const unschedulable = { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Too many pods.' }] };
+  const bound = Array.from({ length: 110 }, (_, i) => ({ ...jobPod(j, `b${i}xxx`), spec: { ...jobPod(j, 'x').spec, nodeName: 'n1' }, status: { phase: 'Running' } } as Pod));
+  const waiting = (n: number, status: object = { phase: 'Pending' }): Pod[] => Array.from({ length: n }, (_, i) => ({ ...jobPod(j, `w${i}xxx`), status } as Pod));
+  let k = 0;
+  const plan = (pods: Pod[]) => planJob({ job: j, pods, now: 0, backoffBaseMs: 10_000, backoffMaxMs: 360_000, suffix: () => `n${k++}xxx`, finishedAt: () => 0 });
+
+  const full = plan([...bound, ...waiting(110, unschedulable)]);
+  t.equal(full.create.length, 0, 'nothing more while 110 wait');
+  t.equal(full.unscheduledLimit, '110 pods of this Job are waiting for a node (0/1 nodes are available: 1 Too many pods); 780 more are not created: at most 110 of its pods may wait for a node at a time (the pods-per-node ceiling)');
+  t.equal(full.status.active, 220);
+
+  const some = plan([...bound, ...waiting(100, unschedulable)]);
+  t.equal(some.create.length, 10, 'up to the bound');
+  t.ok(some.unscheduledLimit);
+
+  const fresh = plan([...bound, ...waiting(110)]);
+  t.equal(fresh.create.length, 0, 'pods the scheduler has not tried yet count too');
+  t.equal(fresh.unscheduledLimit, undefined, 'but are no failure to report');
+
+  const roomy = plan([...bound, ...waiting(10, unschedulable)]);
+  t.equal(roomy.create.length, 50, 'the burst cap (50 per plan) applies below the bound');
+  t.equal(roomy.unscheduledLimit, undefined);
+});
