@@ -1,40 +1,41 @@
 /**
  * The node agent: runs the pods the leader binds to this node as Docker containers and reports
- * node and pod status. It owns the per-pod sync loop (a de-duplicating WorkQueue keyed by pod
- * uid, driven by desired-state messages, runtime events, probe results and a slow resync), the
- * execution of the planner's steps (plan.ts) through the Runtime, volumes (volumes.ts), probes
- * (probes.ts), status (status.ts), the Node object (node-status.ts) and logs/exec (rpc.ts).
+ * node and pod status. This file is its lifecycle and the per-pod sync loop (a de-duplicating
+ * WorkQueue keyed by pod uid, driven by desired-state messages, runtime events, probe results
+ * and a slow resync): observe the pod's containers, plan (plan.ts, pure), execute. The managers
+ * it drives each own one job: executor.ts (steps -> runtime calls), images.ts (pulls),
+ * pod-storage.ts (volumes, runtime dirs), node-reporter.ts (Docker reachability, the Node),
+ * pod-reporter.ts (pod status, pods messages), rpc.ts (logs/exec), probes.ts (probes).
  *
  * Restart-safety: containers are found by labels; a running container whose pod uid, container
  * name and spec hash match the desired pod is adopted as it is. Until the first desired message
- * after start, nothing is created or deleted.
+ * after start, nothing is created or deleted. Containers of pods the desired state does not hold
+ * are removed only when that desired state can have deleted them; otherwise they are orphans
+ * (orphans.ts): kept, reported, and removed only on prune or when their pod is applied again.
  */
-import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
-import type { Container, KObject, Node, Pod, PodStatus } from '../api/types.js';
+import type { KObject, Node, Pod } from '../api/types.js';
 import type { ApiResponse, NodeDesiredMessage, NodePodsMessage, NodeRpcRequest, NodeStatusMessage } from '../broker/topics.js';
-import type { EventRecorder, ObjectRef } from '../events/recorder.js';
+import type { EventRecorder } from '../events/recorder.js';
 import type { Clock, TimerHandle } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { Random } from '../lib/random.js';
-import { backoffDelay } from '../lib/backoff.js';
-import { WorkQueue, type ReconcileResult } from '../lib/workqueue.js';
-import { INFRA_CONTAINER, LABELS, RuntimeError, type ContainerDetails, type ContainerSpec, type NetworkMode, type PortBinding, type Runtime, type RuntimeInfo } from '../runtime/types.js';
-import { quantity } from '../scheduler/scheduler.js';
-import { buildEnv, expandCommand, ContainerConfigError, type ConfigSource } from './env.js';
-import {
-  attemptsOf, containerHash, containerName, graceSecondsOf, infraHash, needsInfra, observedFrom, planPod, specOf,
-  type ContainerMemory, type Observed, type Step,
-} from './plan.js';
-import { computePodStatus, type ContainerView } from './status.js';
-import { ContainerProbes, createProbeRunner, probeKindName, type ProbeRunner } from './probes.js';
-import {
-  chooseRuntimeDir, containerMounts, isTmpfs, emptyDirOptions, emptyDirVolumeName, fileSetHash, podRuntimeDir, prepareHostPath,
-  projectFiles, VolumeError, writeAtomic,
-} from './volumes.js';
-import { buildNode, fsSizeOf, nodeFingerprint, readDisk, readMemory, readStaticFacts, type NodeFacts, type StaticFacts } from './node-status.js';
-import { RpcError, RpcHandler, type ContainerLookup } from './rpc.js';
 import { rfc3339 } from '../lib/time.js';
+import { WorkQueue, type ReconcileResult } from '../lib/workqueue.js';
+import { INFRA_CONTAINER, LABELS, RuntimeError, type Runtime } from '../runtime/types.js';
+import type { ConfigSource } from './env.js';
+import { Executor } from './executor.js';
+import { ImageManager } from './images.js';
+import { NodeReporter } from './node-reporter.js';
+import { decideUnowned, identityOf, orphanMessage, provenanceLabels, provenanceOf, provenanceOfLabels, type Provenance } from './orphans.js';
+import { attemptsOf, graceSecondsOf, needsInfra, observedFrom, planPod, type Observed } from './plan.js';
+import { PodReporter } from './pod-reporter.js';
+import { PodStorage } from './pod-storage.js';
+import { createProbeRunner, syncPodProbes, type ProbeRunner } from './probes.js';
+import { containerFinder, RpcError, RpcHandler } from './rpc.js';
+import { VolumeError } from './volumes.js';
+import { memoryOf, newWorker, PodEvents, rememberAttempts, type PodWorker } from './worker.js';
+
+export { defaultPullPolicy } from './images.js';
 
 export interface AgentConfig {
   cluster: string;
@@ -70,35 +71,13 @@ export interface AgentOptions {
   probeRunner?: ProbeRunner;
 }
 
-interface PodWorker {
-  uid: string;
-  pod?: Pod;
-  observed: Observed[];
-  memory: Map<string, ContainerMemory>;
-  waiting: Map<string, { reason: string; message?: string }>;
-  probes: Map<string, ContainerProbes>;
-  podIP?: string;
-  startTime?: string;
-  status?: PodStatus;
-  published?: string;
-  terminal: boolean;
-  volumeHashes: Map<string, string>;
-  volumesMade: Set<string>;
-  events: Map<string, string>;
-  gone: boolean;
-}
-
-const PUBLISH_DEBOUNCE_MS = 100;
 const CONFIG_RETRY_MS = 10_000;
 const STOP_WAIT_MS = 10_000;
 const SYNC_WORKERS = 16;
-
-export function defaultPullPolicy(image: string): 'Always' | 'IfNotPresent' {
-  if (image.includes('@')) return 'IfNotPresent';
-  const last = image.split('/').pop() ?? image;
-  const tag = last.includes(':') ? last.split(':').pop() : undefined;
-  return !tag || tag === 'latest' ? 'Always' : 'IfNotPresent';
-}
+/** How long a prune request waits for the orphan's containers to be gone before it answers. */
+const PRUNE_WAIT_MS = 60_000;
+/** A new pod waits this long between looks while an earlier pod of its name is removed. */
+const RIVAL_WAIT_MS = 500;
 
 export class Agent {
   readonly #o: AgentOptions;
@@ -106,55 +85,73 @@ export class Agent {
   readonly #queue: WorkQueue;
   readonly #rpc: RpcHandler;
   readonly #probeRunner: ProbeRunner;
-  readonly #runtimeDir: string;
   readonly #baseLabels: Record<string, string>;
+  readonly #events: PodEvents;
+  readonly #storage: PodStorage;
+  readonly #executor: Executor;
+  readonly #node: NodeReporter;
+  readonly #pods: PodReporter;
   #workers = new Map<string, PodWorker>();
   #desired: NodeDesiredMessage | undefined;
   #desiredPods = new Map<string, Pod>();
+  /** namespace/name of every desired pod. */
+  #desiredNames = new Set<string>();
+  #pruneWaiters = new Map<string, Array<(err?: Error) => void>>();
   #sources = new Map<string, KObject>();
   #highestTerm = -1;
   #started = false;
-  /** start() finished: changes are published from now on. */
-  #running = false;
   #stopped = false;
-  #seq: number;
-  #publishTimer: TimerHandle | undefined;
-  #heartbeatTimer: TimerHandle | undefined;
   #resyncTimer: TimerHandle | undefined;
-  #dockerRetryTimer: TimerHandle | undefined;
-  #dockerFailures = 0;
   #eventsSub: { close(): void } | undefined;
-  #docker: RuntimeInfo | undefined;
-  #dockerError: string | undefined;
-  #static: StaticFacts;
-  #diskTotal: number | undefined;
-  #facts: { memTotal: number; memAvailable: number; diskTotal: number; diskAvailable: number } = { memTotal: 0, memAvailable: 0, diskTotal: 0, diskAvailable: 0 };
-  #node: Node | undefined;
-  #nodePublished: string | undefined;
-  #cgroupWarned = false;
-  #stamp = 0;
 
   constructor(opts: AgentOptions) {
     this.#o = opts;
+    const { runtime, clock, config: cfg } = opts;
     this.#log = opts.logger.child({ component: 'agent' });
-    const cfg = opts.config;
     // a sync may wait out a termination grace period: enough workers that others are not held up
-    this.#queue = new WorkQueue({ clock: opts.clock, concurrency: SYNC_WORKERS, baseDelayMs: 500, maxDelayMs: 30_000 });
-    this.#probeRunner = opts.probeRunner ?? createProbeRunner(opts.runtime);
-    this.#runtimeDir = chooseRuntimeDir({ ...(cfg.runtimeDir ? { configured: cfg.runtimeDir } : {}), cluster: cfg.cluster, node: cfg.nodeName });
+    this.#queue = new WorkQueue({ clock, concurrency: SYNC_WORKERS, baseDelayMs: 500, maxDelayMs: 30_000 });
+    this.#probeRunner = opts.probeRunner ?? createProbeRunner(runtime);
     this.#baseLabels = { [LABELS.cluster]: cfg.cluster, [LABELS.node]: cfg.nodeName };
-    this.#seq = opts.clock.now();
-    this.#static = readStaticFacts(cfg.nodeName);
+    this.#events = new PodEvents(opts.events);
+    this.#storage = new PodStorage({
+      runtime, clock, logger: this.#log, cluster: cfg.cluster, nodeName: cfg.nodeName, baseLabels: this.#baseLabels,
+      ...(cfg.runtimeDir ? { runtimeDir: cfg.runtimeDir } : {}),
+    });
+    this.#node = new NodeReporter({
+      runtime, clock, logger: this.#log, events: opts.events, nodeName: cfg.nodeName, version: cfg.version,
+      labels: cfg.node.labels, taints: cfg.node.taints, address: cfg.node.address, heartbeatSeconds: cfg.heartbeatSeconds,
+      ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
+      publish: (m) => opts.publishNode(m),
+      onDockerBack: () => void this.#resync(),
+      onHeartbeat: () => this.#pods.publish(),
+    });
+    this.#pods = new PodReporter({
+      clock, nodeName: cfg.nodeName, hostIP: cfg.node.address, workers: this.#workers,
+      ready: () => !this.#stopped && this.#desired !== undefined,
+      publish: (m) => opts.publishPods(m),
+    });
+    const images = new ImageManager({
+      runtime, clock, events: this.#events,
+      backoffBaseMs: (cfg.imagePullBackoffBaseSeconds ?? 10) * 1000, backoffMaxMs: (cfg.imagePullBackoffMaxSeconds ?? 300) * 1000,
+    });
+    this.#executor = new Executor({
+      runtime, events: this.#events, images, baseLabels: this.#baseLabels, runtimeDir: this.#storage.runtimeDir, hostIP: cfg.node.address,
+      createBackoffMaxMs: cfg.agent.crashLoopBackoffMaxSeconds * 1000,
+      capacity: () => this.#node.capacity(),
+      sources: () => this.#sourceLookup(),
+      lineage: () => this.#lineage(),
+    });
     this.#rpc = new RpcHandler({
-      runtime: opts.runtime, clock: opts.clock, logger: this.#log,
+      runtime, clock, logger: this.#log,
       publish: (topic, res) => opts.publishReply(topic, res),
-      find: (q) => this.#findContainer(q),
+      find: containerFinder(runtime, this.#baseLabels, cfg.nodeName),
+      prune: (uid) => this.#prune(uid),
     });
   }
 
   /** Where Secret and ConfigMap volume files live (tmpfs). */
   get runtimeDir(): string {
-    return this.#runtimeDir;
+    return this.#storage.runtimeDir;
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -163,31 +160,23 @@ export class Agent {
     if (this.#started) return;
     this.#started = true;
     this.#stopped = false;
-    try {
-      await fsp.mkdir(this.#runtimeDir, { recursive: true, mode: 0o700 });
-    } catch (err) {
-      this.#log.error({ err, dir: this.#runtimeDir }, 'cannot create the runtime directory for Secret/ConfigMap volumes: check that it is writable (tmpfs)');
-    }
-    if (!isTmpfs(this.#runtimeDir)) {
-      this.#log.warn({ dir: this.#runtimeDir }, 'the runtime directory is not on a tmpfs: Secret volume files would be written to disk; set runtimeDir to a tmpfs path (e.g. /run/pifleet)');
-    }
+    this.#node.start();
+    await this.#storage.init();
     this.#eventsSub = this.#o.runtime.events(this.#baseLabels, (ev) => {
       const uid = ev.labels[LABELS.podUid];
       if (uid) this.#queue.add(uid);
     }, (err) => {
       this.#log.debug({ err: err.message }, 'Docker event stream interrupted (the runtime logs it and reconnects)');
-      this.#dockerDown(err);
+      this.#node.dockerDown(err);
     });
-    await this.#refreshDocker();
+    await this.#node.refreshDocker();
     await this.#adopt();
-    await this.#refreshFacts();
+    await this.#node.refreshFacts();
     this.#queue.run((uid) => this.#sync(uid), (uid, err) => {
-      if (err instanceof RuntimeError && err.code === 'Unavailable') this.#dockerDown(err);
+      if (err instanceof RuntimeError && err.code === 'Unavailable') this.#node.dockerDown(err);
       this.#log.warn({ err: (err as Error)?.message ?? String(err), pod: uid }, 'pod sync failed; retrying with backoff');
     });
-    this.#running = true;
-    this.#publishNode(true);
-    this.#heartbeat();
+    this.#node.announce();
     this.#scheduleResync();
   }
 
@@ -195,14 +184,13 @@ export class Agent {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#started = false;
-    this.#running = false;
-    this.#publishTimer?.cancel();
-    this.#heartbeatTimer?.cancel();
+    this.#pods.stop();
+    this.#node.stop();
     this.#resyncTimer?.cancel();
-    this.#dockerRetryTimer?.cancel();
     this.#eventsSub?.close();
     this.#eventsSub = undefined;
     this.#rpc.stop();
+    for (const uid of [...this.#pruneWaiters.keys()]) this.#settlePrune(uid, new RpcError('InternalError', 'the node agent is stopping: prune again once it is back'));
     for (const w of this.#workers.values()) for (const p of w.probes.values()) p.stop();
     this.#queue.stop();
     await Promise.race([this.#queue.idle(), new Promise<void>((r) => { const t = setTimeout(r, STOP_WAIT_MS); t.unref(); })]);
@@ -210,12 +198,12 @@ export class Agent {
 
   /** Publish node status and pods again (after a broker reconnect). */
   republish(): void {
-    this.#publishNode(true);
-    if (this.#desired) this.#publishPods();
+    this.#node.publish(true);
+    this.#pods.publish();
   }
 
   nodeObject(): Node {
-    return this.#node ?? this.#buildNode();
+    return this.#node.node();
   }
 
   // ------------------------------------------------------------------ inputs
@@ -242,7 +230,12 @@ export class Agent {
     this.#highestTerm = term;
     this.#desired = msg;
     this.#desiredPods = pods;
+    this.#desiredNames = new Set([...pods.values()].map((p) => `${p.metadata.namespace ?? 'default'}/${p.metadata.name}`));
     this.#sources = sources;
+    for (const [uid, p] of pods) {
+      const w = this.#workers.get(uid);
+      if (w) w.seen = this.#provenance(p);
+    }
     for (const uid of pods.keys()) this.#queue.add(uid);
     for (const uid of this.#workers.keys()) this.#queue.add(uid);
   }
@@ -251,145 +244,55 @@ export class Agent {
     this.#rpc.handle(req);
   }
 
-  // ------------------------------------------------------------------ docker and node facts
-
-  #dockerHost(): string {
-    return this.#o.config.dockerHost ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+  /** The desired state's lineage, when it has one. */
+  #lineage(): string | undefined {
+    const l = this.#desired?.lineage;
+    return typeof l === 'string' && l ? l : undefined;
   }
 
-  async #refreshDocker(): Promise<boolean> {
-    try {
-      const info = await this.#o.runtime.info();
-      const was = this.#docker;
-      this.#docker = info;
-      this.#dockerError = undefined;
-      this.#dockerFailures = 0;
-      this.#dockerRetryTimer?.cancel();
-      this.#dockerRetryTimer = undefined;
-      if (!was) {
-        this.#log.info({ version: info.serverVersion }, 'Docker is reachable');
-        if (this.#diskTotal === undefined) this.#diskTotal = await fsSizeOf(info.dockerRootDir);
-      }
-      if (!info.memoryLimit && !this.#cgroupWarned) {
-        this.#cgroupWarned = true;
-        this.#log.warn('the memory cgroup is disabled: memory limits are not enforced');
-        this.#o.events.record({ kind: 'Node', name: this.#o.config.nodeName }, 'Warning', 'MemoryCgroupUnavailable',
-          'memory limits are not enforced: add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt and reboot');
-      }
-      return true;
-    } catch (err) {
-      this.#dockerDown(err as Error);
-      return false;
-    }
+  /** What a container made now for this desired pod says it belongs to (as its labels would). */
+  #provenance(pod: Pod): Provenance {
+    return provenanceOfLabels(provenanceLabels(this.#lineage(), pod));
   }
 
-  #dockerDown(err: Error): void {
-    if (this.#stopped) return;
-    const was = this.#docker;
-    this.#docker = undefined;
-    this.#dockerError = err.message;
-    if (was || this.#dockerFailures === 0) this.#log.error({ err: err.message }, 'Docker is not reachable: retrying with backoff; the node reports NotReady meanwhile');
-    if (this.#running) this.#publishNode(false);
-    if (!this.#dockerRetryTimer) {
-      this.#dockerFailures++;
-      const delay = backoffDelay(this.#dockerFailures, 1000, 30_000);
-      this.#dockerRetryTimer = this.#o.clock.setTimeout(() => {
-        this.#dockerRetryTimer = undefined;
-        void this.#refreshDocker().then((ok) => {
-          if (ok && this.#running) {
-            this.#publishNode(false);
-            void this.#resync();
-          }
-        });
-      }, delay);
-    }
-  }
-
-  async #refreshFacts(): Promise<void> {
-    try {
-      const m = await readMemory();
-      this.#facts.memTotal = m.total;
-      this.#facts.memAvailable = m.available;
-    } catch { /* keep the last values */ }
-    const d = await readDisk(this.#docker?.dockerRootDir ?? '/var/lib/docker');
-    this.#facts.diskTotal = this.#diskTotal ?? d.total;
-    this.#facts.diskAvailable = d.available;
-  }
-
-  #buildNode(): Node {
-    const cfg = this.#o.config;
-    const facts: NodeFacts = {
-      ...this.#static,
-      address: cfg.node.address,
-      cpus: this.#docker?.ncpu ?? this.#static.cpus,
-      memTotalBytes: this.#facts.memTotal || this.#docker?.memTotalBytes || 0,
-      memAvailableBytes: this.#facts.memAvailable,
-      diskTotalBytes: this.#facts.diskTotal,
-      diskAvailableBytes: this.#facts.diskAvailable,
-      ...(this.#docker ? { docker: this.#docker } : {}),
-      ...(this.#dockerError ? { dockerError: this.#dockerError } : {}),
-      dockerHost: this.#dockerHost(),
+  #sourceLookup(): ConfigSource {
+    return {
+      configMap: (ns, name) => this.#sources.get(`ConfigMap/${ns}/${name}`),
+      secret: (ns, name) => this.#sources.get(`Secret/${ns}/${name}`),
     };
-    return buildNode(facts, { nodeName: cfg.nodeName, labels: cfg.node.labels, taints: cfg.node.taints, version: cfg.version }, this.#node, this.#o.clock.now());
-  }
-
-  /** Publish the Node when it changed (or always, for heartbeats). */
-  #publishNode(always: boolean): void {
-    if (this.#stopped) return;
-    const node = this.#buildNode();
-    this.#node = node;
-    const fp = nodeFingerprint(node);
-    if (!always && fp === this.#nodePublished) return;
-    this.#nodePublished = fp;
-    this.#o.publishNode({ node: this.#o.config.nodeName, online: true, heartbeat: this.#o.clock.now(), object: node });
-  }
-
-  #heartbeat(): void {
-    this.#heartbeatTimer = this.#o.clock.setTimeout(() => {
-      void (async () => {
-        if (this.#stopped) return;
-        await this.#refreshFacts();
-        this.#publishNode(true);
-        if (this.#desired) this.#publishPods();
-        this.#heartbeat();
-      })();
-    }, this.#o.config.heartbeatSeconds * 1000);
-  }
-
-  #scheduleResync(): void {
-    this.#resyncTimer = this.#o.clock.setTimeout(() => {
-      void (async () => {
-        if (this.#stopped) return;
-        if (await this.#refreshDocker()) await this.#resync();
-        this.#publishNode(false);
-        this.#scheduleResync();
-      })();
-    }, this.#o.config.agent.resyncSeconds * 1000);
   }
 
   // ------------------------------------------------------------------ adoption and resync
 
   /** Find our containers (and volumes) and queue their pods; nothing is started or removed here. */
   async #adopt(): Promise<void> {
-    if (!this.#docker) return;
+    if (!this.#node.docker) return;
     try {
       const found = await this.#o.runtime.listContainers(this.#baseLabels);
       for (const c of found) {
         const uid = c.labels[LABELS.podUid];
         if (!uid) continue;
         const w = this.#worker(uid);
-        const name = c.labels[LABELS.container];
+        const container = c.labels[LABELS.container];
         const attempt = Number(c.labels[LABELS.attempt] ?? '0');
-        if (name && Number.isFinite(attempt)) {
-          const mem = this.#memory(w, name);
-          mem.lastAttempt = Math.max(mem.lastAttempt, attempt);
-        }
+        if (container && Number.isFinite(attempt)) rememberAttempts(w, [{ container, attempt }]);
         this.#queue.add(uid);
       }
       if (found.length) this.#log.info({ containers: found.length, pods: this.#workers.size }, 'found existing pod containers: adopting them');
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'cannot list existing containers yet');
     }
+  }
+
+  #scheduleResync(): void {
+    this.#resyncTimer = this.#o.clock.setTimeout(() => {
+      void (async () => {
+        if (this.#stopped) return;
+        if (await this.#node.refreshDocker()) await this.#resync();
+        this.#node.publish(false);
+        this.#scheduleResync();
+      })();
+    }, this.#o.config.agent.resyncSeconds * 1000);
   }
 
   /** The safety net beside the event stream: everything of ours is looked at again. */
@@ -407,22 +310,8 @@ export class Agent {
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'resync: cannot list containers');
     }
-    if (this.#desired) await this.#cleanOrphanDirs();
+    if (this.#desired) await this.#storage.removeStaleDirs((uid) => this.#desiredPods.has(uid) || this.#workers.has(uid));
     for (const uid of uids) this.#queue.add(uid);
-  }
-
-  async #cleanOrphanDirs(): Promise<void> {
-    const root = join(this.#runtimeDir, 'pods');
-    let names: string[];
-    try { names = await fsp.readdir(root); } catch { return; }
-    for (const uid of names) {
-      if (this.#desiredPods.has(uid) || this.#workers.has(uid)) continue;
-      try {
-        const owner = (await fsp.readFile(join(root, uid, '.owner'), 'utf8')).trim();
-        if (owner !== `${this.#o.config.cluster}/${this.#o.config.nodeName}`) continue;
-        await fsp.rm(join(root, uid), { recursive: true, force: true });
-      } catch { /* not ours */ }
-    }
   }
 
   // ------------------------------------------------------------------ per-pod sync
@@ -430,22 +319,10 @@ export class Agent {
   #worker(uid: string): PodWorker {
     let w = this.#workers.get(uid);
     if (!w) {
-      w = {
-        uid, observed: [], memory: new Map(), waiting: new Map(), probes: new Map(), terminal: false,
-        volumeHashes: new Map(), volumesMade: new Set(), events: new Map(), gone: false,
-      };
+      w = newWorker(uid);
       this.#workers.set(uid, w);
     }
     return w;
-  }
-
-  #memory(w: PodWorker, container: string): ContainerMemory {
-    let m = w.memory.get(container);
-    if (!m) {
-      m = { crashCount: 0, lastAttempt: -1, pullFailures: 0 };
-      w.memory.set(container, m);
-    }
-    return m;
   }
 
   async #observe(uid: string): Promise<Observed[]> {
@@ -470,10 +347,7 @@ export class Agent {
       if (observed.length) {
         const w = this.#worker(uid);
         w.observed = observed;
-        for (const o of observed) {
-          const mem = this.#memory(w, o.container);
-          mem.lastAttempt = Math.max(mem.lastAttempt, o.attempt);
-        }
+        rememberAttempts(w, observed);
       }
       return;
     }
@@ -481,19 +355,24 @@ export class Agent {
       const w = this.#workers.get(uid);
       if (w?.gone) return;
       if (!w && observed.length === 0) {
-        await this.#removePodStorage(uid);
+        await this.#storage.remove(uid);
         return;
       }
-      await this.#teardown(this.#worker(uid), observed, desired);
+      const worker = this.#worker(uid);
+      if (!desired && observed.length > 0 && this.#keptAsOrphan(worker, observed)) return;
+      await this.#teardown(worker, observed, desired);
       return;
     }
     const w = this.#worker(uid);
     w.pod = desired;
-    w.observed = observed;
-    for (const o of observed) {
-      const mem = this.#memory(w, o.container);
-      mem.lastAttempt = Math.max(mem.lastAttempt, o.attempt);
+    w.seen = this.#provenance(desired);
+    if (w.orphan || w.pruneRequested) {
+      delete w.orphan;
+      delete w.pruneRequested;
+      this.#settlePrune(uid, new RpcError('BadRequest', `pod ${desired.metadata.namespace ?? 'default'}/${desired.metadata.name} (uid ${uid}) is in the desired state again: delete it as any pod`));
     }
+    w.observed = observed;
+    rememberAttempts(w, observed);
     if (!w.startTime) {
       const first = observed.reduce((m, o) => Math.min(m, o.details.startedAt ?? o.details.createdAt), Number.POSITIVE_INFINITY);
       w.startTime = rfc3339(Number.isFinite(first) ? first : this.#o.clock.now());
@@ -501,22 +380,24 @@ export class Agent {
     w.waiting.clear();
     this.#updatePodIP(w);
     // terminal pods are never started again (Jobs keep their dead containers for logs)
-    const pre = this.#status(w);
+    const pre = this.#pods.status(w);
     if (pre.phase === 'Succeeded' || pre.phase === 'Failed') w.terminal = true;
+
+    if (observed.length === 0 && !w.terminal && await this.#waitForRivals(w, desired)) return { requeueAfterMs: RIVAL_WAIT_MS };
 
     let requeue: number | undefined;
     const later = (ms: number): void => { requeue = requeue === undefined ? ms : Math.min(requeue, ms); };
     if (!w.terminal) {
       try {
-        await this.#prepareVolumes(w);
+        await this.#storage.prepare(w, this.#sourceLookup());
       } catch (err) {
         if (!(err instanceof VolumeError)) throw err;
-        this.#event(w, `mount:${err.volume}:${err.message}`, undefined, 'Warning', 'FailedMount', `MountVolume.SetUp failed for volume "${err.volume}" : ${err.message}`);
+        this.#events.record(w, `mount:${err.volume}:${err.message}`, undefined, 'Warning', 'FailedMount', `MountVolume.SetUp failed for volume "${err.volume}" : ${err.message}`);
         for (const c of desired.spec.containers) {
           if (!attemptsOf(observed, c.name)[0]?.details.running) w.waiting.set(c.name, { reason: 'ContainerCreating' });
         }
         this.#syncProbes(w);
-        this.#updateStatus(w);
+        this.#pods.update(w);
         return { requeueAfterMs: CONFIG_RETRY_MS };
       }
     }
@@ -526,11 +407,11 @@ export class Agent {
       pod: desired, observed, memory: w.memory, now: this.#o.clock.now(), terminal: w.terminal,
       backoff: { baseMs: cfg.crashLoopBackoffBaseSeconds * 1000, maxMs: cfg.crashLoopBackoffMaxSeconds * 1000, resetMs: cfg.crashLoopResetSeconds * 1000 },
     });
-    for (const [name, n] of plan.crashCounts) this.#memory(w, name).crashCount = n;
+    for (const [name, n] of plan.crashCounts) memoryOf(w, name).crashCount = n;
     if (plan.requeueAfterMs !== undefined) later(plan.requeueAfterMs);
     let changed = false;
     for (const step of plan.steps) {
-      const r = await this.#execute(w, desired, step);
+      const r = await this.#executor.execute(w, desired, step);
       if (r.changed) changed = true;
       if (r.requeueAfterMs !== undefined) later(r.requeueAfterMs);
       if (this.#stopped) return;
@@ -540,368 +421,118 @@ export class Agent {
       this.#updatePodIP(w);
     }
     this.#syncProbes(w);
-    this.#updateStatus(w);
+    this.#pods.update(w);
     return requeue !== undefined ? { requeueAfterMs: requeue } : undefined;
   }
 
-  #ref(w: PodWorker, container?: string): ObjectRef {
-    const pod = w.pod;
-    return {
-      kind: 'Pod', apiVersion: 'v1',
-      name: pod?.metadata.name ?? w.uid,
-      namespace: pod?.metadata.namespace ?? 'default',
-      uid: w.uid,
-      ...(container ? { fieldPath: `spec.containers{${container}}` } : {}),
-    };
-  }
-
-  /** Record an event unless the same key was just recorded with the same message. */
-  #event(w: PodWorker, key: string | undefined, container: string | undefined, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    if (key !== undefined) {
-      if (w.events.get(key) === message) return;
-      w.events.set(key, message);
-      if (w.events.size > 64) w.events.delete(w.events.keys().next().value as string);
-    }
-    this.#o.events.record(this.#ref(w, container), type, reason, message);
-  }
-
-  async #execute(w: PodWorker, pod: Pod, step: Step): Promise<{ changed?: boolean; requeueAfterMs?: number }> {
-    const { runtime } = this.#o;
-    switch (step.type) {
-      case 'removeContainer':
-        await runtime.removeContainer(step.id, { force: true });
-        return { changed: true };
-      case 'stopContainer': {
-        w.probes.get(step.container)?.stop();
-        w.probes.delete(step.container);
-        if (step.container !== INFRA_CONTAINER) {
-          const msg = step.why === 'liveness' && step.message ? step.message : step.why === 'spec-changed' ? `Container ${step.container} definition changed, will be restarted` : `Stopping container ${step.container}`;
-          this.#event(w, undefined, step.container, 'Normal', 'Killing', msg);
-        }
-        await runtime.stopContainer(step.id, step.graceSeconds);
-        const mem = w.memory.get(step.container);
-        if (mem?.killRequest?.id === step.id) delete mem.killRequest;
-        return { changed: true };
-      }
-      case 'createInfra':
-        return this.#createInfra(w, pod, step.attempt);
-      case 'startContainer':
-        return this.#startContainer(w, pod, step.container, step.attempt);
-      case 'crashLoopBackOff': {
-        w.waiting.set(step.container, { reason: 'CrashLoopBackOff', message: step.message });
-        this.#event(w, `backoff:${step.container}:${step.until}`, step.container, 'Warning', 'BackOff', `Back-off restarting failed container ${step.container} in pod ${pod.metadata.name}_${pod.metadata.namespace ?? 'default'}(${pod.metadata.uid})`);
-        return {};
-      }
-      case 'pullBackOff': {
-        const image = specOf(pod, step.container)?.image ?? '';
-        const mem = w.memory.get(step.container);
-        const never = mem?.neverPull;
-        if (never) {
-          w.waiting.set(step.container, { reason: 'ErrImageNeverPull', message: never });
-        } else {
-          w.waiting.set(step.container, { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` });
-          this.#event(w, `pullbackoff:${step.container}:${step.until}`, step.container, 'Normal', 'BackOff', `Back-off pulling image "${image}"`);
-        }
-        return {};
-      }
-    }
-  }
-
-  #pullBackoff(mem: ContainerMemory): number {
-    const cfg = this.#o.config;
-    mem.pullFailures++;
-    const delay = backoffDelay(mem.pullFailures, (cfg.imagePullBackoffBaseSeconds ?? 10) * 1000, (cfg.imagePullBackoffMaxSeconds ?? 300) * 1000);
-    mem.pullRetryAt = this.#o.clock.now() + delay;
-    return delay;
-  }
-
-  /** Make sure the image is there according to the pull policy; false (with a waiting reason) when not. */
-  async #ensureImage(w: PodWorker, c: Container): Promise<{ ok: boolean; requeueAfterMs?: number }> {
-    const { runtime, clock } = this.#o;
-    const image = c.image ?? '';
-    const mem = this.#memory(w, c.name);
-    const policy = c.imagePullPolicy ?? defaultPullPolicy(image);
-    const present = await runtime.imagePresent(image);
-    if (policy === 'Never' && !present) {
-      const msg = `Container image "${image}" is not present with pull policy of Never`;
-      w.waiting.set(c.name, { reason: 'ErrImageNeverPull', message: msg });
-      mem.neverPull = msg;
-      this.#event(w, `neverpull:${c.name}`, c.name, 'Warning', 'ErrImageNeverPull', msg);
-      this.#event(w, `neverpull-err:${c.name}`, c.name, 'Warning', 'Failed', 'Error: ErrImageNeverPull');
-      return { ok: false, requeueAfterMs: this.#pullBackoff(mem) };
-    }
-    delete mem.neverPull;
-    if (policy === 'Always' || !present) {
-      this.#event(w, undefined, c.name, 'Normal', 'Pulling', `Pulling image "${image}"`);
-      const t0 = clock.monotonic();
-      try {
-        await runtime.pullImage(image);
-      } catch (err) {
-        const msg = (err as Error).message;
-        w.waiting.set(c.name, { reason: 'ErrImagePull', message: msg });
-        this.#event(w, undefined, c.name, 'Warning', 'Failed', `Failed to pull image "${image}": ${msg}`);
-        this.#event(w, undefined, c.name, 'Warning', 'Failed', 'Error: ErrImagePull');
-        this.#pullBackoff(mem);
-        // show ErrImagePull for a moment, then ImagePullBackOff until the retry
-        return { ok: false, requeueAfterMs: 1000 };
-      }
-      mem.pullFailures = 0;
-      delete mem.pullRetryAt;
-      this.#event(w, undefined, c.name, 'Normal', 'Pulled', `Successfully pulled image "${image}" in ${((clock.monotonic() - t0) / 1000).toFixed(3)}s`);
-    } else {
-      this.#event(w, undefined, c.name, 'Normal', 'Pulled', `Container image "${image}" already present on machine`);
-    }
-    mem.pullFailures = 0;
-    delete mem.pullRetryAt;
-    return { ok: true };
-  }
-
-  #labels(pod: Pod, container: string, attempt: number, hash: string): Record<string, string> {
-    return {
-      ...this.#baseLabels,
-      [LABELS.podUid]: pod.metadata.uid ?? '',
-      [LABELS.podNamespace]: pod.metadata.namespace ?? 'default',
-      [LABELS.podName]: pod.metadata.name,
-      [LABELS.container]: container,
-      [LABELS.attempt]: String(attempt),
-      [LABELS.hash]: hash,
-    };
-  }
-
-  #hostPorts(pod: Pod, only?: Container): PortBinding[] {
-    const out: PortBinding[] = [];
-    for (const c of only ? [only] : pod.spec.containers) {
-      for (const p of c.ports ?? []) {
-        if (!p.hostPort) continue;
-        out.push({ containerPort: p.containerPort, hostPort: p.hostPort, ...(p.hostIP ? { hostIP: p.hostIP } : {}), protocol: (p.protocol ?? 'TCP').toLowerCase() === 'udp' ? 'udp' : 'tcp' });
-      }
-    }
-    return out;
-  }
-
-  #podLevel(pod: Pod): Pick<ContainerSpec, 'hostname' | 'extraHosts' | 'dns'> {
-    const extraHosts = (pod.spec.hostAliases ?? []).flatMap((a) => (a.hostnames ?? []).map((h) => `${h}:${a.ip}`));
-    const dns = pod.spec.dnsConfig?.nameservers;
-    return {
-      // the kubelet truncates the pod name to a 63-character hostname
-      ...(pod.spec.hostNetwork ? {} : { hostname: (pod.spec.hostname ?? pod.metadata.name).slice(0, 63).replace(/[-.]+$/, '') }),
-      ...(extraHosts.length ? { extraHosts } : {}),
-      ...(dns?.length ? { dns } : {}),
-    };
-  }
-
-  async #createInfra(w: PodWorker, pod: Pod, attempt: number): Promise<{ changed?: boolean; requeueAfterMs?: number }> {
-    const { runtime } = this.#o;
-    try {
-      const image = await runtime.ensurePauseImage();
-      const spec: ContainerSpec = {
-        name: containerName(pod, INFRA_CONTAINER, attempt),
-        image, env: [],
-        labels: this.#labels(pod, INFRA_CONTAINER, attempt, infraHash(pod)),
-        network: { mode: 'bridge' },
-        ports: this.#hostPorts(pod),
-        mounts: [],
-        ...this.#podLevel(pod),
-      };
-      const id = await this.#create(spec, w);
-      await runtime.startContainer(id);
-      this.#memory(w, INFRA_CONTAINER).lastAttempt = attempt;
-      return { changed: true };
-    } catch (err) {
-      if (err instanceof RuntimeError && err.code === 'Unavailable') throw err;
-      const msg = (err as Error).message;
-      this.#event(w, `sandbox:${msg}`, undefined, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${msg}`);
-      for (const c of pod.spec.containers) w.waiting.set(c.name, { reason: 'ContainerCreating', message: `Failed to create pod sandbox: ${msg}` });
-      const mem = this.#memory(w, INFRA_CONTAINER);
-      mem.lastAttempt = Math.max(mem.lastAttempt, attempt);
-      return { changed: true, requeueAfterMs: backoffDelay(++mem.crashCount, 1000, 60_000) };
-    }
-  }
-
-  /** Create a container; a leftover with the same name (crash between create and label) is removed first. */
-  async #create(spec: ContainerSpec, w: PodWorker): Promise<string> {
-    try {
-      return await this.#o.runtime.createContainer(spec);
-    } catch (err) {
-      if (!(err instanceof RuntimeError) || err.code !== 'Conflict') throw err;
-      const clash = w.observed.find((o) => o.details.name === spec.name);
-      if (clash) await this.#o.runtime.removeContainer(clash.id, { force: true });
-      else {
-        const same = (await this.#o.runtime.listContainers(this.#baseLabels)).find((c) => c.name === spec.name);
-        if (same) await this.#o.runtime.removeContainer(same.id, { force: true });
-      }
-      return this.#o.runtime.createContainer(spec);
-    }
-  }
-
-  #sourceLookup(): ConfigSource {
-    return {
-      configMap: (ns, name) => this.#sources.get(`ConfigMap/${ns}/${name}`),
-      secret: (ns, name) => this.#sources.get(`Secret/${ns}/${name}`),
-    };
-  }
-
-  async #startContainer(w: PodWorker, pod: Pod, name: string, attempt: number): Promise<{ changed?: boolean; requeueAfterMs?: number }> {
-    const { runtime } = this.#o;
-    const c = specOf(pod, name);
-    if (!c) return {};
-    const mem = this.#memory(w, name);
-    const img = await this.#ensureImage(w, c);
-    if (!img.ok) return img.requeueAfterMs !== undefined ? { requeueAfterMs: img.requeueAfterMs } : {};
-
-    let env: Array<[string, string]>;
-    let mounts;
-    try {
-      env = buildEnv(c, {
-        pod, ...(w.podIP ? { podIP: w.podIP } : {}), hostIP: this.#o.config.node.address,
-        nodeCpuCores: this.#docker?.ncpu ?? this.#static.cpus,
-        nodeMemoryBytes: this.#docker?.memTotalBytes ?? this.#facts.memTotal,
-        sources: this.#sourceLookup(),
-      });
-      mounts = containerMounts(pod, c, this.#runtimeDir);
-    } catch (err) {
-      if (!(err instanceof ContainerConfigError) && !(err instanceof VolumeError)) throw err;
-      w.waiting.set(name, { reason: 'CreateContainerConfigError', message: err.message });
-      this.#event(w, `config:${name}:${err.message}`, name, 'Warning', 'Failed', `Error: ${err.message}`);
-      return { requeueAfterMs: CONFIG_RETRY_MS };
-    }
-    const cmd = expandCommand(c, env);
-    let network: NetworkMode;
-    let ports: PortBinding[] = [];
-    let podLevel: Pick<ContainerSpec, 'hostname' | 'extraHosts' | 'dns'> = {};
-    if (pod.spec.hostNetwork) {
-      network = { mode: 'host' };
-      podLevel = this.#podLevel(pod);
-    } else if (needsInfra(pod)) {
-      const infra = attemptsOf(w.observed, INFRA_CONTAINER).find((o) => o.details.running);
-      if (!infra) return { requeueAfterMs: 1 };
-      network = { mode: 'container', id: infra.id };
-    } else {
-      network = { mode: 'bridge' };
-      ports = this.#hostPorts(pod, c);
-      podLevel = this.#podLevel(pod);
-    }
-    const limits = (c.resources?.limits ?? {}) as Record<string, string | number>;
-    const mem$ = limits.memory !== undefined ? Math.floor(quantity(limits.memory)) : 0;
-    const cpu = limits.cpu !== undefined ? Math.round(quantity(limits.cpu) * 1e9) : 0;
-    const sc = c.securityContext ?? {};
-    const user = sc.runAsUser !== undefined ? `${sc.runAsUser}${sc.runAsGroup !== undefined ? `:${sc.runAsGroup}` : ''}` : undefined;
-    const spec: ContainerSpec = {
-      name: containerName(pod, name, attempt),
-      image: c.image ?? '',
-      ...(cmd.command ? { entrypoint: cmd.command } : {}),
-      ...(cmd.args ? { cmd: cmd.args } : {}),
-      env: env.map(([k, v]) => `${k}=${v}`),
-      labels: this.#labels(pod, name, attempt, containerHash(pod, c)),
-      ...(c.workingDir ? { workingDir: c.workingDir } : {}),
-      ...(user ? { user } : {}),
-      ...(c.tty ? { tty: true } : {}),
-      ...(c.stdin ? { openStdin: true } : {}),
-      network, ports, mounts,
-      ...(Number.isFinite(mem$) && mem$ > 0 ? { memoryBytes: mem$ } : {}),
-      ...(Number.isFinite(cpu) && cpu > 0 ? { nanoCpus: cpu } : {}),
-      ...(sc.privileged ? { privileged: true } : {}),
-      ...(sc.capabilities?.add?.length ? { capAdd: sc.capabilities.add } : {}),
-      ...(sc.capabilities?.drop?.length ? { capDrop: sc.capabilities.drop } : {}),
-      ...(sc.readOnlyRootFilesystem ? { readOnlyRootfs: true } : {}),
-      ...podLevel,
-    };
-    let id: string;
-    try {
-      id = await this.#create(spec, w);
-    } catch (err) {
-      if (err instanceof RuntimeError && err.code === 'Unavailable') throw err;
-      const msg = (err as Error).message;
-      w.waiting.set(name, { reason: 'CreateContainerError', message: msg });
-      this.#event(w, `create:${name}:${msg}`, name, 'Warning', 'Failed', `Error: ${msg}`);
-      return { requeueAfterMs: backoffDelay(Math.max(1, mem.crashCount), 1000, this.#o.config.agent.crashLoopBackoffMaxSeconds * 1000) };
-    }
-    mem.lastAttempt = Math.max(mem.lastAttempt, attempt);
-    this.#event(w, undefined, name, 'Normal', 'Created', `Created container ${name}`);
-    try {
-      await runtime.startContainer(id);
-    } catch (err) {
-      if (err instanceof RuntimeError && err.code === 'Unavailable') throw err;
-      const msg = (err as Error).message;
-      w.waiting.set(name, { reason: 'RunContainerError', message: msg });
-      this.#event(w, undefined, name, 'Warning', 'Failed', `Error: ${msg}`);
-      return { changed: true, requeueAfterMs: 1000 };
-    }
-    this.#event(w, undefined, name, 'Normal', 'Started', `Started container ${name}`);
-    w.waiting.delete(name);
-    delete mem.killRequest;
-    return { changed: true };
-  }
-
-  async #prepareVolumes(w: PodWorker): Promise<void> {
-    const pod = w.pod as Pod;
-    const vols = pod.spec.volumes ?? [];
-    if (!vols.length) return;
-    const dir = podRuntimeDir(this.#runtimeDir, w.uid);
-    for (const v of vols) {
-      if (v.emptyDir) {
-        if (w.volumesMade.has(v.name)) continue;
-        await this.#o.runtime.ensureVolume(emptyDirVolumeName(pod, v.name), { ...this.#baseLabels, [LABELS.podUid]: w.uid }, emptyDirOptions(v));
-        w.volumesMade.add(v.name);
-      } else if (v.hostPath) {
-        if (w.volumesMade.has(v.name)) continue;
-        try {
-          await prepareHostPath(v);
-        } catch (err) {
-          if (err instanceof VolumeError) throw err;
-          throw new VolumeError(v.name, `hostPath ${v.hostPath.path}: ${(err as Error).message}`);
-        }
-        w.volumesMade.add(v.name);
-      } else if (v.configMap || v.secret) {
-        const files = projectFiles(pod, v, this.#sourceLookup());
-        if (!files) continue;
-        const hash = fileSetHash(files);
-        if (w.volumeHashes.get(v.name) === hash) continue;
-        try {
-          await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
-          await fsp.writeFile(join(dir, '.owner'), `${this.#o.config.cluster}/${this.#o.config.nodeName}\n`);
-          await writeAtomic(join(dir, 'volumes', v.name), files, `${this.#o.clock.now().toString(36)}_${(this.#stamp++).toString(36)}`);
-        } catch (err) {
-          throw new VolumeError(v.name, `cannot write volume files under ${dir}: ${(err as Error).message} (check that the runtime directory is a writable tmpfs)`);
-        }
-        w.volumeHashes.set(v.name, hash);
-      }
-    }
-  }
-
-  async #removePodStorage(uid: string): Promise<void> {
-    const { runtime } = this.#o;
-    try {
-      for (const v of await runtime.listVolumes({ ...this.#baseLabels, [LABELS.podUid]: uid })) await runtime.removeVolume(v.name);
-    } catch (err) {
-      if (err instanceof RuntimeError && err.code === 'Unavailable') throw err;
-      this.#log.warn({ err: (err as Error).message, pod: uid }, 'cannot remove pod volumes yet');
-    }
-    await fsp.rm(podRuntimeDir(this.#runtimeDir, uid), { recursive: true, force: true });
-  }
-
+  /** The pod goes from this node: probes, containers, volumes and files; reported gone once. */
   async #teardown(w: PodWorker, observed: Observed[], desired: Pod | undefined): Promise<void> {
-    const { runtime } = this.#o;
     const pod = desired ?? w.pod;
     if (desired) w.pod = desired;
     for (const p of w.probes.values()) p.stop();
     w.probes.clear();
-    const grace = pod ? graceSecondsOf(pod) : 30;
-    const apps = observed.filter((o) => o.container !== INFRA_CONTAINER);
-    await Promise.all(apps.filter((o) => o.details.running).map(async (o) => {
-      this.#event(w, undefined, o.container, 'Normal', 'Killing', `Stopping container ${o.container}`);
-      await runtime.stopContainer(o.id, grace);
-    }));
-    for (const o of observed.filter((x) => x.container === INFRA_CONTAINER && x.details.running)) await runtime.stopContainer(o.id, 0);
-    for (const o of observed) await runtime.removeContainer(o.id, { force: true });
-    await this.#removePodStorage(w.uid);
+    await this.#executor.removeAll(w, observed, pod ? graceSecondsOf(pod) : 30);
+    await this.#storage.remove(w.uid);
     w.observed = [];
     w.gone = true;
     this.#log.info({ pod: pod ? `${pod.metadata.namespace}/${pod.metadata.name}` : w.uid }, 'pod removed from this node');
-    this.#schedulePublish();
+    this.#settlePrune(w.uid);
+    this.#pods.schedule();
   }
 
-  // ------------------------------------------------------------------ probes and status
+  // ------------------------------------------------------------------ orphans
+
+  /**
+   * A pod the desired state does not hold: true when its containers stay as an orphan (reported,
+   * one Warning event), false when they are to be removed. Decided by orphans.ts from what the
+   * agent last saw of the pod in a desired message, else from its containers' labels.
+   */
+  #keptAsOrphan(w: PodWorker, observed: Observed[]): boolean {
+    const msg = this.#desired as NodeDesiredMessage;
+    const id = identityOf(w.uid, observed) ?? { namespace: w.pod?.metadata.namespace ?? 'default', name: w.pod?.metadata.name ?? w.uid, uid: w.uid };
+    const made = w.seen ?? provenanceOf(observed);
+    const lineage = this.#lineage();
+    const desired = { ...(lineage ? { lineage } : {}), revision: msg.revision };
+    const verdict = decideUnowned({
+      made, desired: { ...desired, prune: msg.prune === true },
+      reapplied: this.#desiredNames.has(`${id.namespace}/${id.name}`), pruneRequested: w.pruneRequested === true,
+    });
+    if (verdict.remove) {
+      if (verdict.reason) this.#log.info({ pod: `${id.namespace}/${id.name}`, uid: w.uid, why: verdict.why }, 'removing an orphaned pod');
+      return false;
+    }
+    w.observed = observed;
+    if (w.orphan?.reason !== verdict.reason) {
+      for (const p of w.probes.values()) p.stop();
+      w.probes.clear();
+      const message = orphanMessage(id, made, verdict.reason, desired);
+      this.#log.warn({ pod: `${id.namespace}/${id.name}`, uid: w.uid }, message);
+      w.orphan = { id, made, reason: verdict.reason };
+      this.#events.record(w, `orphaned:${verdict.reason}`, undefined, 'Warning', 'Orphaned', message);
+    }
+    this.#pods.updateOrphan(w);
+    return true;
+  }
+
+  /**
+   * Before a new pod's first container: containers of an earlier pod with its namespace/name
+   * that the desired state does not hold (an orphan the user applied again, or a deleted pod)
+   * are removed first (their own syncs decide); true while some are left.
+   */
+  async #waitForRivals(w: PodWorker, pod: Pod): Promise<boolean> {
+    const ns = pod.metadata.namespace ?? 'default';
+    const found = await this.#o.runtime.listContainers({ ...this.#baseLabels, [LABELS.podNamespace]: ns, [LABELS.podName]: pod.metadata.name });
+    const rivals = [...new Set(found.map((c) => c.labels[LABELS.podUid] ?? ''))].filter((u) => u && u !== w.uid && !this.#desiredPods.has(u));
+    if (!rivals.length) return false;
+    for (const uid of rivals) this.#queue.add(uid);
+    const message = `waiting for the containers of the earlier pod ${ns}/${pod.metadata.name} (uid ${rivals.join(', ')}) to be removed`;
+    for (const c of pod.spec.containers) w.waiting.set(c.name, { reason: 'ContainerCreating', message });
+    this.#pods.update(w);
+    return true;
+  }
+
+  /** RPC prune: remove an orphan now; resolves once its containers are gone. */
+  #prune(uid: string): Promise<void> {
+    const w = this.#workers.get(uid);
+    if (!w?.orphan || w.gone) {
+      return Promise.reject(new RpcError('NotFound', `no orphaned pod with uid ${uid} on node ${this.#o.config.nodeName} (pifleet get pods lists orphans)`));
+    }
+    w.pruneRequested = true;
+    const { id } = w.orphan;
+    return new Promise<void>((resolve, reject) => {
+      const waiters = this.#pruneWaiters.get(uid) ?? [];
+      this.#pruneWaiters.set(uid, waiters);
+      const settle = (err?: Error): void => {
+        timer.cancel();
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = this.#o.clock.setTimeout(() => {
+        waiters.splice(waiters.indexOf(settle), 1);
+        reject(new RpcError('InternalError', `the containers of orphaned pod ${id.namespace}/${id.name} (uid ${uid}) are still being removed after ${PRUNE_WAIT_MS / 1000}s; look again with pifleet get pods`));
+      }, PRUNE_WAIT_MS);
+      waiters.push(settle);
+      this.#queue.add(uid);
+    });
+  }
+
+  #settlePrune(uid: string, err?: Error): void {
+    const waiters = this.#pruneWaiters.get(uid);
+    if (!waiters) return;
+    this.#pruneWaiters.delete(uid);
+    for (const settle of waiters) settle(err);
+  }
+
+  // ------------------------------------------------------------------ pod IP and probes
+
+  #syncProbes(w: PodWorker): void {
+    syncPodProbes(w, {
+      clock: this.#o.clock, run: this.#probeRunner,
+      onChange: () => this.#pods.update(w),
+      onUnhealthy: (container, message) => this.#events.record(w, undefined, container, 'Warning', 'Unhealthy', message),
+      onKill: () => this.#queue.add(w.uid),
+    });
+  }
 
   #updatePodIP(w: PodWorker): void {
     const pod = w.pod;
@@ -914,136 +545,5 @@ export class Agent {
       w.podIP = ip;
       for (const p of w.probes.values()) p.setPodIP(ip);
     }
-  }
-
-  #syncProbes(w: PodWorker): void {
-    const pod = w.pod;
-    if (!pod) return;
-    for (const c of pod.spec.containers) {
-      const cur = w.probes.get(c.name);
-      const latest = attemptsOf(w.observed, c.name)[0];
-      const running = latest?.details.running ? latest : undefined;
-      if (cur && (!running || cur.containerId !== running.id || w.terminal)) {
-        cur.stop();
-        w.probes.delete(c.name);
-      }
-      if (!running || w.terminal || w.probes.has(c.name)) continue;
-      if (!c.livenessProbe && !c.readinessProbe && !c.startupProbe) continue;
-      const uid = w.uid;
-      const id = running.id;
-      const probes = new ContainerProbes({
-        clock: this.#o.clock,
-        target: { containerId: id, container: c, ...(w.podIP ? { podIP: w.podIP } : {}), hostNetwork: Boolean(pod.spec.hostNetwork) },
-        startedAt: running.details.startedAt ?? this.#o.clock.now(),
-        run: this.#probeRunner,
-        callbacks: {
-          onChange: () => { if (w.probes.get(c.name) === probes) this.#updateStatus(w); },
-          onUnhealthy: (kind, message) => {
-            this.#event(w, undefined, c.name, 'Warning', 'Unhealthy', `${probeKindName(kind)} probe failed: ${message}`);
-          },
-          onFailure: (kind, _message) => {
-            if (w.probes.get(c.name) !== probes) return;
-            const probe = kind === 'liveness' ? c.livenessProbe : c.startupProbe;
-            const grace = probe?.terminationGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
-            this.#memory(w, c.name).killRequest = { id, reason: `Container ${c.name} failed ${kind} probe, will be restarted`, graceSeconds: grace };
-            this.#queue.add(uid);
-          },
-        },
-      });
-      w.probes.set(c.name, probes);
-      probes.start();
-    }
-  }
-
-  #views(w: PodWorker): Map<string, ContainerView> {
-    const views = new Map<string, ContainerView>();
-    for (const c of [...(w.pod?.spec.initContainers ?? []), ...(w.pod?.spec.containers ?? [])]) {
-      const p = w.probes.get(c.name);
-      const hasProbes = Boolean(c.livenessProbe || c.readinessProbe || c.startupProbe);
-      const waiting = w.waiting.get(c.name);
-      views.set(c.name, {
-        ...(waiting ? { waiting } : {}),
-        ready: p ? p.ready : !hasProbes || (!c.readinessProbe && !c.startupProbe),
-        started: p ? p.started : !c.startupProbe,
-      });
-    }
-    return views;
-  }
-
-  #status(w: PodWorker): PodStatus {
-    return computePodStatus({
-      pod: w.pod as Pod,
-      observed: w.observed,
-      views: this.#views(w),
-      ...(w.podIP ? { podIP: w.podIP } : {}),
-      hostIP: this.#o.config.node.address,
-      ...(w.startTime ? { startTime: w.startTime } : {}),
-      ...(w.status ? { previous: w.status } : {}),
-      now: this.#o.clock.now(),
-    });
-  }
-
-  #updateStatus(w: PodWorker): void {
-    if (!w.pod || w.gone) return;
-    const status = this.#status(w);
-    if (status.phase === 'Succeeded' || status.phase === 'Failed') w.terminal = true;
-    const json = JSON.stringify(status);
-    w.status = status;
-    if (json !== w.published) this.#schedulePublish();
-  }
-
-  #schedulePublish(): void {
-    if (this.#publishTimer || this.#stopped) return;
-    this.#publishTimer = this.#o.clock.setTimeout(() => {
-      this.#publishTimer = undefined;
-      this.#publishPods();
-    }, PUBLISH_DEBOUNCE_MS);
-  }
-
-  #publishPods(): void {
-    if (this.#stopped || !this.#desired) return;
-    const pods: NodePodsMessage['pods'] = [];
-    const gone: string[] = [];
-    for (const w of this.#workers.values()) {
-      if (!w.pod) continue;
-      const entry = { namespace: w.pod.metadata.namespace ?? 'default', name: w.pod.metadata.name, uid: w.uid, status: w.status ?? this.#status(w) };
-      if (w.gone) {
-        pods.push({ ...entry, gone: true });
-        gone.push(w.uid);
-      } else {
-        pods.push(entry);
-        w.published = JSON.stringify(entry.status);
-      }
-    }
-    this.#o.publishPods({ node: this.#o.config.nodeName, seq: ++this.#seq, pods });
-    for (const uid of gone) this.#workers.delete(uid);
-  }
-
-  // ------------------------------------------------------------------ rpc support
-
-  async #findContainer(q: ContainerLookup): Promise<{ id: string; running: boolean }> {
-    const labels: Record<string, string> = {
-      ...this.#baseLabels,
-      [LABELS.podNamespace]: q.namespace,
-      [LABELS.podName]: q.pod,
-      [LABELS.container]: q.container,
-      ...(q.uid ? { [LABELS.podUid]: q.uid } : {}),
-    };
-    let list;
-    try {
-      list = await this.#o.runtime.listContainers(labels);
-    } catch (err) {
-      throw new RpcError('InternalError', `cannot list containers: ${(err as Error).message}`);
-    }
-    const sorted = list
-      .map((c) => ({ c, attempt: Number(c.labels[LABELS.attempt] ?? '0') }))
-      .sort((a, b) => b.attempt - a.attempt || b.c.createdAt - a.c.createdAt);
-    const pick = q.previous ? sorted[1] : sorted[0];
-    if (!pick) {
-      if (q.previous) throw new RpcError('BadRequest', `previous terminated container "${q.container}" in pod "${q.pod}" not found`);
-      throw new RpcError('NotFound', `container "${q.container}" in pod "${q.pod}" (namespace ${q.namespace}) not found on node ${this.#o.config.nodeName}: it may not have been created yet`);
-    }
-    const d: ContainerDetails | undefined = await this.#o.runtime.inspect(pick.c.id);
-    return { id: pick.c.id, running: Boolean(d?.running) };
   }
 }

@@ -99,6 +99,21 @@ function secretData(s: KObject): Record<string, string> {
   return out;
 }
 
+/** The value of a configMapKeyRef / secretKeyRef; undefined when optional and absent. */
+function keyRefValue(ns: string, kind: 'ConfigMap' | 'Secret', ref: { name?: string; key: string; optional?: boolean }, sources: ConfigSource): string | undefined {
+  const obj = kind === 'ConfigMap' ? sources.configMap(ns, ref.name ?? '') : sources.secret(ns, ref.name ?? '');
+  if (!obj) {
+    if (ref.optional) return undefined;
+    throw new ContainerConfigError(`${kind.toLowerCase()} "${ref.name}" not found`);
+  }
+  const data = kind === 'ConfigMap' ? configMapData(obj) : secretData(obj);
+  if (!(ref.key in data)) {
+    if (ref.optional) return undefined;
+    throw new ContainerConfigError(`couldn't find key ${ref.key} in ${kind} ${ns}/${ref.name}`);
+  }
+  return data[ref.key];
+}
+
 /** fieldRef values the kubelet supports for env. */
 export function fieldValue(path: string, ctx: EnvContext): string {
   const { pod } = ctx;
@@ -166,32 +181,10 @@ export function buildEnv(container: Container, ctx: EnvContext): Array<[string, 
   for (const e of container.env ?? []) {
     if (e.valueFrom) {
       const vf = e.valueFrom;
-      if (vf.configMapKeyRef) {
-        const ref = vf.configMapKeyRef;
-        const cm = ctx.sources.configMap(ns, ref.name ?? '');
-        if (!cm) {
-          if (ref.optional) continue;
-          throw new ContainerConfigError(`configmap "${ref.name}" not found`);
-        }
-        const data = configMapData(cm);
-        if (!(ref.key in data)) {
-          if (ref.optional) continue;
-          throw new ContainerConfigError(`couldn't find key ${ref.key} in ConfigMap ${ns}/${ref.name}`);
-        }
-        vars.set(e.name, data[ref.key] as string);
-      } else if (vf.secretKeyRef) {
-        const ref = vf.secretKeyRef;
-        const s = ctx.sources.secret(ns, ref.name ?? '');
-        if (!s) {
-          if (ref.optional) continue;
-          throw new ContainerConfigError(`secret "${ref.name}" not found`);
-        }
-        const data = secretData(s);
-        if (!(ref.key in data)) {
-          if (ref.optional) continue;
-          throw new ContainerConfigError(`couldn't find key ${ref.key} in Secret ${ns}/${ref.name}`);
-        }
-        vars.set(e.name, data[ref.key] as string);
+      const keyRef = vf.configMapKeyRef ? { kind: 'ConfigMap' as const, ref: vf.configMapKeyRef } : vf.secretKeyRef ? { kind: 'Secret' as const, ref: vf.secretKeyRef } : undefined;
+      if (keyRef) {
+        const value = keyRefValue(ns, keyRef.kind, keyRef.ref, ctx.sources);
+        if (value !== undefined) vars.set(e.name, value);
       } else if (vf.fieldRef) {
         vars.set(e.name, fieldValue(vf.fieldRef.fieldPath, ctx));
       } else if (vf.resourceFieldRef) {

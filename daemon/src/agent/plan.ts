@@ -8,7 +8,10 @@
  * crash-loop backoff (first restart at once, then base doubling to max; reset after a long
  * enough run); the previous attempt is kept for `logs --previous`, older ones are removed;
  * a container whose spec hash changed is stopped and replaced; multi-container pods first
- * need a running infra container, whose loss restarts the pod's containers.
+ * need a running infra container, whose loss restarts the pod's containers. A container the
+ * engine left Created (it went away between create and start) never ran: when it is the current
+ * attempt a fresh one is started at once, whatever the restart policy and without back-off (the
+ * kubelet's rule for Created containers); it is removed once a newer attempt exists.
  */
 import { createHash } from 'node:crypto';
 import type { Container, Pod } from '../api/types.js';
@@ -47,7 +50,7 @@ export interface BackoffConfig {
 }
 
 export type Step =
-  | { type: 'removeContainer'; id: string; container: string; why: 'old' | 'infra-dead' | 'duplicate' }
+  | { type: 'removeContainer'; id: string; container: string; why: 'old' | 'infra-dead' | 'duplicate' | 'never-started' }
   | { type: 'stopContainer'; id: string; container: string; graceSeconds: number; why: 'spec-changed' | 'infra-restart' | 'liveness' | 'duplicate'; message?: string }
   | { type: 'createInfra'; attempt: number }
   | { type: 'startContainer'; container: string; attempt: number; restart: boolean }
@@ -140,6 +143,14 @@ export function isDead(o: Observed): boolean {
   return !o.details.running && o.details.state !== 'restarting' && o.details.state !== 'paused';
 }
 
+/**
+ * A container the engine left Created without trying to start it: no start time and no start
+ * error (Docker records a failed start as State.Error). Not an attempt that ran or failed.
+ */
+export function neverStarted(o: Observed): boolean {
+  return o.details.state === 'created' && o.details.startedAt === undefined && !o.details.error;
+}
+
 /** Whether a dead container failed (non-zero exit, OOM, or a start that never happened). */
 export function failed(o: Observed): boolean {
   if (o.details.startedAt === undefined || o.details.state === 'created') return true;
@@ -199,15 +210,31 @@ export function planPod(input: PlanInput): Plan {
   /** Decide about one container; returns true when it blocks what follows (init containers). */
   const decide = (c: Container, init: boolean): boolean => {
     const mem = memory.get(c.name);
-    const attempts = attemptsOf(observed, c.name);
-    const [latest, previous, ...older] = attempts;
+    const all = attemptsOf(observed, c.name);
+    const unstarted = all.filter(neverStarted);
+    const [latest, previous, ...older] = all.filter((o) => !neverStarted(o));
     let crashCount = mem?.crashCount ?? 0;
     const keep = (): void => { crashCounts.set(c.name, crashCount); };
+    // the current attempt never started: replaced below; any other unstarted container goes
+    const current = unstarted[0] && !input.terminal && (!latest || (unstarted[0].attempt > latest.attempt && isDead(latest))) ? unstarted[0] : undefined;
+    for (const o of unstarted) if (o !== current) steps.push({ type: 'removeContainer', id: o.id, container: c.name, why: 'never-started' });
     // running duplicates (should not happen): keep the newest
     for (const o of [previous, ...older]) {
       if (o && o.details.running) steps.push({ type: 'stopContainer', id: o.id, container: c.name, graceSeconds: grace, why: 'duplicate' });
     }
     for (const o of older) if (o) steps.push({ type: 'removeContainer', id: o.id, container: c.name, why: 'old' });
+
+    if (current) {
+      keep();
+      if (mem?.pullRetryAt !== undefined && mem.pullRetryAt > now) {
+        steps.push({ type: 'pullBackOff', container: c.name, until: mem.pullRetryAt });
+        later(mem.pullRetryAt - now);
+        return true;
+      }
+      if (previous && !previous.details.running) steps.push({ type: 'removeContainer', id: previous.id, container: c.name, why: 'old' });
+      steps.push({ type: 'startContainer', container: c.name, attempt: Math.max(current.attempt, mem?.lastAttempt ?? 0) + 1, restart: true });
+      return true;
+    }
 
     if (!latest) {
       const last = mem?.lastAttempt ?? -1;

@@ -3,7 +3,8 @@
  * on the injected clock, never overlapping runs, initialDelaySeconds counted from the container
  * start, success/failure thresholds; startup gates the other two. Results go to callbacks: the
  * agent turns them into Ready, kills on liveness/startup failure and records Unhealthy events.
- * The probe actions (httpGet, tcpSocket, exec) are here too.
+ * Which probes run for a pod (syncPodProbes) and the probe actions (httpGet, tcpSocket, exec)
+ * are here too.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -11,6 +12,8 @@ import { connect } from 'node:net';
 import type { Container, Probe } from '../api/types.js';
 import type { Clock, TimerHandle } from '../lib/clock.js';
 import type { Runtime } from '../runtime/types.js';
+import { attemptsOf } from './plan.js';
+import { memoryOf, type PodWorker } from './worker.js';
 
 export type ProbeKind = 'liveness' | 'readiness' | 'startup';
 
@@ -161,6 +164,54 @@ export class ContainerProbes {
 }
 
 /** Resolve a probe port (number, numeric string or a named container port). */
+export interface PodProbeHooks {
+  clock: Clock;
+  run: ProbeRunner;
+  /** A probe changed a container's ready or started. */
+  onChange(): void;
+  /** One failed probe run of a container. */
+  onUnhealthy(container: string, message: string): void;
+  /** Liveness or startup gave up: the kill request is in the container's memory; sync the pod. */
+  onKill(): void;
+}
+
+/** One set of probes per running app container of the pod; stopped when the container changes or the pod ends. */
+export function syncPodProbes(w: PodWorker, hooks: PodProbeHooks): void {
+  const pod = w.pod;
+  if (!pod) return;
+  for (const c of pod.spec.containers) {
+    const cur = w.probes.get(c.name);
+    const latest = attemptsOf(w.observed, c.name)[0];
+    const running = latest?.details.running ? latest : undefined;
+    if (cur && (!running || cur.containerId !== running.id || w.terminal)) {
+      cur.stop();
+      w.probes.delete(c.name);
+    }
+    if (!running || w.terminal || w.probes.has(c.name)) continue;
+    if (!c.livenessProbe && !c.readinessProbe && !c.startupProbe) continue;
+    const id = running.id;
+    const probes = new ContainerProbes({
+      clock: hooks.clock,
+      target: { containerId: id, container: c, ...(w.podIP ? { podIP: w.podIP } : {}), hostNetwork: Boolean(pod.spec.hostNetwork) },
+      startedAt: running.details.startedAt ?? hooks.clock.now(),
+      run: hooks.run,
+      callbacks: {
+        onChange: () => { if (w.probes.get(c.name) === probes) hooks.onChange(); },
+        onUnhealthy: (kind, message) => hooks.onUnhealthy(c.name, `${probeKindName(kind)} probe failed: ${message}`),
+        onFailure: (kind) => {
+          if (w.probes.get(c.name) !== probes) return;
+          const probe = kind === 'liveness' ? c.livenessProbe : c.startupProbe;
+          const grace = probe?.terminationGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
+          memoryOf(w, c.name).killRequest = { id, reason: `Container ${c.name} failed ${kind} probe, will be restarted`, graceSeconds: grace };
+          hooks.onKill();
+        },
+      },
+    });
+    w.probes.set(c.name, probes);
+    probes.start();
+  }
+}
+
 export function resolvePort(port: number | string | undefined, container: Container): number | undefined {
   if (port === undefined) return undefined;
   if (typeof port === 'number') return port;

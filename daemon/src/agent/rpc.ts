@@ -1,13 +1,14 @@
 /**
  * Requests the leader forwards to this node (`pifleet logs`, `pifleet exec`): logs stream back in
  * batches (50 ms or 500 lines per message, then a final message without `more`), follow streams
- * end on `cancel` or when the container stops; exec collects exit code and output. Replies go
- * straight to the caller's response topic. The number of open streams is bounded.
+ * end on `cancel` or when the container stops; exec collects exit code and output; prune removes
+ * an orphaned pod's containers (orphans.ts) and answers once they are gone. Replies go straight
+ * to the caller's response topic. The number of open streams is bounded.
  */
 import type { ApiErrorBody, ApiResponse, NodeRpcRequest } from '../broker/topics.js';
 import type { Clock, TimerHandle } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
-import type { Runtime } from '../runtime/types.js';
+import { LABELS, type Runtime } from '../runtime/types.js';
 
 export const BATCH_MS = 50;
 export const BATCH_LINES = 500;
@@ -35,6 +36,40 @@ export interface RpcDeps {
   publish(topic: string, res: ApiResponse): void;
   /** The container id for a request; throws RpcError. */
   find(q: ContainerLookup): Promise<{ id: string; running: boolean }>;
+  /** Remove the orphaned pod with this uid; resolves when its containers are gone; throws RpcError (NotFound). */
+  prune(uid: string): Promise<void>;
+}
+
+/**
+ * The container a request names, found by its labels among this agent's containers (baseLabels):
+ * the newest attempt, or the one before it for `previous`.
+ */
+export function containerFinder(runtime: Runtime, baseLabels: Record<string, string>, nodeName: string): RpcDeps['find'] {
+  return async (q) => {
+    const labels: Record<string, string> = {
+      ...baseLabels,
+      [LABELS.podNamespace]: q.namespace,
+      [LABELS.podName]: q.pod,
+      [LABELS.container]: q.container,
+      ...(q.uid ? { [LABELS.podUid]: q.uid } : {}),
+    };
+    let list;
+    try {
+      list = await runtime.listContainers(labels);
+    } catch (err) {
+      throw new RpcError('InternalError', `cannot list containers: ${(err as Error).message}`);
+    }
+    const sorted = list
+      .map((c) => ({ c, attempt: Number(c.labels[LABELS.attempt] ?? '0') }))
+      .sort((a, b) => b.attempt - a.attempt || b.c.createdAt - a.c.createdAt);
+    const pick = q.previous ? sorted[1] : sorted[0];
+    if (!pick) {
+      if (q.previous) throw new RpcError('BadRequest', `previous terminated container "${q.container}" in pod "${q.pod}" not found`);
+      throw new RpcError('NotFound', `container "${q.container}" in pod "${q.pod}" (namespace ${q.namespace}) not found on node ${nodeName}: it may not have been created yet`);
+    }
+    const d = await runtime.inspect(pick.c.id);
+    return { id: pick.c.id, running: Boolean(d?.running) };
+  };
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
@@ -63,7 +98,10 @@ export class RpcHandler {
         : { reason: 'InternalError', message: err instanceof Error ? err.message : String(err) };
       this.deps.publish(req.replyTo, { id: req.id, status: 'error', error: body });
     };
-    const run = req.op === 'logs' ? this.#logs(req, params) : req.op === 'exec' ? this.#exec(req, params) : Promise.reject(new RpcError('BadRequest', `unknown node operation ${JSON.stringify(req.op)}: logs, exec, cancel`));
+    const run = req.op === 'logs' ? this.#logs(req, params)
+      : req.op === 'exec' ? this.#exec(req, params)
+        : req.op === 'prune' ? this.#prune(req, params)
+          : Promise.reject(new RpcError('BadRequest', `unknown node operation ${JSON.stringify(req.op)}: logs, exec, cancel, prune`));
     run.catch(fail);
   }
 
@@ -125,6 +163,13 @@ export class RpcHandler {
     }
     flush();
     this.deps.publish(req.replyTo, { id: req.id, status: 'ok', seq: seq++ });
+  }
+
+  async #prune(req: NodeRpcRequest, params: Record<string, unknown>): Promise<void> {
+    const uid = str(params.uid);
+    if (!uid) throw new RpcError('BadRequest', 'missing "uid" (the uid of the orphaned pod to remove)');
+    await this.deps.prune(uid);
+    this.deps.publish(req.replyTo, { id: req.id, status: 'ok', data: { uid } });
   }
 
   async #exec(req: NodeRpcRequest, params: Record<string, unknown>): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import type { ContainerState, ContainerStatus, Pod, PodCondition, PodStatus } from '../api/types.js';
 import { quantity } from '../scheduler/scheduler.js';
-import { attemptsOf, initDone, isDead, type Observed } from './plan.js';
+import { attemptsOf, initDone, isDead, neverStarted, type Observed } from './plan.js';
 import { rfc3339 } from '../lib/time.js';
 
 /** What the agent knows about one pod container besides the engine's view. */
@@ -125,7 +125,9 @@ function condition(type: string, ok: boolean, prev: PodCondition[] | undefined, 
 }
 
 export function computePodStatus(input: StatusInput): PodStatus {
-  const { pod, observed, views, now, previous } = input;
+  const { pod, views, now, previous } = input;
+  // a container the engine left Created never ran: it is being replaced, not a state of the pod
+  const observed = input.observed.filter((o) => !neverStarted(o));
   const inits = pod.spec.initContainers ?? [];
   const initialized = initDone(pod, observed);
   const initStatuses = inits.map((c) => {

@@ -34,12 +34,36 @@ export interface NodePodsMessage {
   /** Strictly increasing per agent incarnation; lets the leader drop reordered reports. */
   seq: number;
   pods: Array<{ namespace: string; name: string; uid: string; status: PodStatus; gone?: boolean }>;
+  /**
+   * Containers of pods the desired state does not know but that may not be removed on a guess:
+   * they were made from a newer or another lineage of the desired state than the one the leader
+   * holds now (a repaired or shortened store). They keep running until pruned or deleted.
+   */
+  orphans?: OrphanPod[];
+}
+
+export interface OrphanPod {
+  namespace: string;
+  name: string;
+  uid: string;
+  /** The store lineage and pod resourceVersion the containers were made from (their labels). */
+  lineage?: string;
+  revision?: number;
+  reason: 'NewerThanStore' | 'OtherLineage';
+  status: PodStatus;
 }
 
 /** What the leader wants a node to run (retained; leader -> node). */
 export interface NodeDesiredMessage {
   term: number;
   revision: number;
+  /**
+   * The identity of the desired-state history (changes when a store is repaired or found to be
+   * older than the containers). Containers carry the lineage and revision they were made from.
+   */
+  lineage?: string;
+  /** Remove orphaned containers of other lineages too (`pifleet state repair --prune`). */
+  prune?: boolean;
   pods: Pod[];
   /** ConfigMaps and Secrets the pods refer to, by namespace/name. */
   configMaps: KObject[];
@@ -73,7 +97,8 @@ export interface ApiResponse<T = unknown> {
 /** A request the leader forwards to the node that runs a pod (logs, exec). */
 export interface NodeRpcRequest {
   id: string;
-  op: 'logs' | 'exec' | 'cancel';
+  /** prune: remove the orphaned containers of one pod uid (params.uid). */
+  op: 'logs' | 'exec' | 'cancel' | 'prune';
   /** Topic the node publishes ApiResponse messages to (the caller's response topic). */
   replyTo: string;
   params: Record<string, unknown>;

@@ -17,6 +17,10 @@ export const LABELS = {
   attempt: 'pifleet.attempt',
   /** Hash of the container spec the container was made from. */
   hash: 'pifleet.hash',
+  /** The lineage (history identity) of the desired state the container was made from; absent when it had none. */
+  lineage: 'pifleet.lineage',
+  /** The pod's metadata.resourceVersion the container was made from (decimal). */
+  podRevision: 'pifleet.pod.revision',
 } as const;
 
 export const INFRA_CONTAINER = 'POD';

@@ -1,7 +1,8 @@
 /**
  * The agent against the real Docker engine: pods run as labelled containers, probes, OOM,
  * crash-loop backoff, ConfigMap/Secret env and tmpfs files, adoption by a second agent instance
- * and cleanup on deletion. Every container carries a cluster label unique to this run.
+ * and cleanup on deletion, orphans of a repaired or shortened desired state. Every container
+ * carries a cluster label unique to this run.
  */
 import t, { type Test } from 'tap';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { Agent, type AgentConfig } from '../../../daemon/src/agent/agent.js';
 import { isTmpfs } from '../../../daemon/src/agent/volumes.js';
 import { createDockerRuntime } from '../../../daemon/src/runtime/docker.js';
-import { LABELS, type Runtime } from '../../../daemon/src/runtime/types.js';
+import { LABELS, RuntimeError, type ContainerSpec, type Runtime } from '../../../daemon/src/runtime/types.js';
 import { createSystemClock } from '../../../daemon/src/lib/clock.js';
 import { createRandom } from '../../../daemon/src/lib/random.js';
 import { silentLogger } from '../../../daemon/src/lib/logger.js';
@@ -44,10 +45,11 @@ function config(over: Partial<AgentConfig['agent']> = {}): AgentConfig {
   };
 }
 
-async function harness(t: Test, over: Partial<AgentConfig['agent']> = {}): Promise<Harness> {
+async function harness(t: Test, over: Partial<AgentConfig['agent']> = {}, wrap: (r: Runtime) => Runtime = (r) => r): Promise<Harness> {
   const clock = createSystemClock();
   const logger = silentLogger();
-  const runtime = createDockerRuntime({ logger, clock });
+  const real = createDockerRuntime({ logger, clock });
+  const runtime = wrap(real);
   const pods: NodePodsMessage[] = [];
   const nodes: NodeStatusMessage[] = [];
   const replies: ApiResponse[] = [];
@@ -58,7 +60,7 @@ async function harness(t: Test, over: Partial<AgentConfig['agent']> = {}): Promi
     publishNode: (m) => nodes.push(m),
     publishReply: (_topic, r) => replies.push(r),
   });
-  t.teardown(async () => { await agent.stop(); runtime.close(); });
+  t.teardown(async () => { await agent.stop(); real.close(); });
   await agent.start();
   const entry = (name: string): NodePodsMessage['pods'][number] | undefined => {
     for (let i = pods.length - 1; i >= 0; i--) {
@@ -97,7 +99,7 @@ async function until<T>(what: string, fn: () => T | undefined | false | Promise<
 const cs = (s: PodStatus | undefined, name?: string): ContainerStatus | undefined => (name ? s?.containerStatuses?.find((c) => c.name === name) : s?.containerStatuses?.[0]);
 const ready = (s: PodStatus | undefined): boolean => s?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 
-async function rpc(h: Harness, op: 'logs' | 'exec', params: Record<string, unknown>, timeoutMs = 20_000): Promise<ApiResponse[]> {
+async function rpc(h: Harness, op: 'logs' | 'exec' | 'prune', params: Record<string, unknown>, timeoutMs = 20_000): Promise<ApiResponse[]> {
   const id = `${op}-${Math.random().toString(36).slice(2)}`;
   h.agent.handleRpc({ id, op, replyTo: 'reply', params });
   await until(`${op} reply`, () => h.replies.some((r) => r.id === id && !r.more), timeoutMs);
@@ -439,4 +441,155 @@ t.test('image problems: ErrImageNeverPull, then ErrImagePull followed by ImagePu
   t.ok(h.events.events.some((e) => e.reason === 'BackOff' && e.message === 'Back-off pulling image "127.0.0.1:9/pifleet-absent:1"'), 'BackOff event');
   h.agent.setDesired(desired([]));
   await until('pods removed', () => h.entry('never')?.gone && h.entry('pull')?.gone);
+});
+
+/** A container that ends at once on SIGTERM (an orphan's grace period is the default 30 s). */
+const QUICK_STOP = ['sh', '-c', "trap 'exit 0' TERM; while :; do sleep 1; done"];
+const orphansOf = (h: Harness): NonNullable<NodePodsMessage['orphans']> => h.pods[h.pods.length - 1]?.orphans ?? [];
+const containersOf = async (uid: string): Promise<string[]> => (await dockerOk(['ps', '-aq', '--no-trunc', '--filter', `label=${LABELS.cluster}=${CLUSTER}`, '--filter', `label=${LABELS.podUid}=${uid}`])).split('\n').filter(Boolean).sort();
+
+t.test('after a state repair, a pod the repaired store lacks keeps running as a reported orphan until a prune request removes it', async (t) => {
+  const cm: KObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'orphan-cfg', namespace: 'default' }, data: { k: 'v' } };
+  const p = pod('lost', {
+    containers: [{ name: 'c', image: TEST_IMAGE_1, imagePullPolicy: 'IfNotPresent', command: QUICK_STOP, volumeMounts: [{ name: 'cfg', mountPath: '/cfg' }, { name: 'scratch', mountPath: '/scratch' }] }],
+    volumes: [{ name: 'cfg', configMap: { name: 'orphan-cfg' } }, { name: 'scratch', emptyDir: {} }],
+  }, { resourceVersion: '10' });
+  const uid = p.metadata.uid as string;
+  await t.test('the first agent runs the pod from lineage L1 and stamps its containers', async (tt) => {
+    const h1 = await harness(tt);
+    h1.agent.setDesired({ ...desired([p], [cm], [], 10), lineage: 'L1' });
+    await until('lost Running', () => h1.latest('lost')?.phase === 'Running' && cs(h1.latest('lost'))?.state?.running);
+    const [id] = await containersOf(uid);
+    tt.equal(await dockerOk(['inspect', '-f', `{{index .Config.Labels "${LABELS.lineage}"}} {{index .Config.Labels "${LABELS.podRevision}"}}`, id as string]), 'L1 10');
+  });
+  const running = await containersOf(uid);
+  t.equal(running.length, 1);
+  const podDir = join(RUNTIME_DIR, 'pods', uid);
+  const h = await harness(t);
+  // the repaired store (lineage L2) is at revision 3 and does not know the pod
+  h.agent.setDesired({ ...desired([], [], [], 3), lineage: 'L2' });
+  const orphan = await until('orphan reported', () => orphansOf(h).find((o) => o.uid === uid));
+  t.match(orphan, { namespace: 'default', name: 'lost', uid, lineage: 'L1', revision: 10, reason: 'OtherLineage', status: { phase: 'Running' } });
+  t.equal(orphan.status.containerStatuses?.[0]?.name, 'c');
+  t.notOk(h.entry('lost'), 'not reported as a pod of the desired state');
+  const warnings = h.events.events.filter((e) => e.reason === 'Orphaned');
+  t.equal(warnings.length, 1, 'one Warning event');
+  t.equal(warnings[0]?.type, 'Warning');
+  t.match(warnings[0]?.message, /pifleet delete pod lost -n default/);
+  t.equal(warnings[0]?.ref.uid, uid);
+  // more desired messages and resyncs change nothing
+  h.agent.setDesired({ ...desired([], [], [], 4), lineage: 'L2' });
+  await new Promise((r) => setTimeout(r, 1500));
+  t.same(await containersOf(uid), running, 'the container keeps running, untouched');
+  t.equal(await dockerOk(['inspect', '-f', '{{.State.Running}} {{.RestartCount}}', running[0] as string]), 'true 0');
+  t.ok(existsSync(podDir), 'the pod runtime dir is kept');
+  t.equal((await h.runtime.listVolumes({ [LABELS.cluster]: CLUSTER, [LABELS.podUid]: uid })).length, 1, 'the emptyDir volume is kept');
+  t.equal(h.events.events.filter((e) => e.reason === 'Orphaned').length, 1, 'still one Warning event');
+  t.ok(orphansOf(h).some((o) => o.uid === uid), 'listed in every pods message');
+  // prune by RPC: an unknown uid is NotFound; the orphan's uid removes it, then the reply is ok
+  const missing = await rpc(h, 'prune', { uid: 'no-such-uid' });
+  t.match(missing[0], { status: 'error', error: { reason: 'NotFound' } });
+  const pruned = await rpc(h, 'prune', { uid }, 40_000);
+  t.match(pruned[0], { status: 'ok', data: { uid } });
+  t.same(await containersOf(uid), [], 'containers removed');
+  await until('orphan no longer listed', () => !orphansOf(h).some((o) => o.uid === uid));
+  t.notOk(existsSync(podDir), 'runtime dir removed with it');
+  t.equal((await h.runtime.listVolumes({ [LABELS.cluster]: CLUSTER, [LABELS.podUid]: uid })).length, 0, 'volume removed with it');
+  t.notOk(h.entry('lost'), 'never reported as a gone pod of the desired state');
+});
+
+t.test('after the store lost recent revisions, an orphan is replaced when its pod is applied again and the rest go on prune', async (t) => {
+  const h = await harness(t);
+  const a = pod('again', { containers: [{ name: 'c', image: TEST_IMAGE_1, imagePullPolicy: 'IfNotPresent', command: QUICK_STOP, ports: [{ containerPort: 80, hostPort: HOST_PORT + 2000 }] }] }, { resourceVersion: '20' });
+  const b = pod('stays', { containers: [{ name: 'c', image: TEST_IMAGE_1, imagePullPolicy: 'IfNotPresent', command: QUICK_STOP }] }, { resourceVersion: '19' });
+  h.agent.setDesired(desired([a, b], [], [], 20));
+  await until('both Running', () => cs(h.latest('again'))?.state?.running && cs(h.latest('stays'))?.state?.running);
+  // a leader whose store ends at revision 15 (no lineage): both pods were made later than that
+  h.agent.setDesired(desired([], [], [], 15));
+  await until('two orphans', () => orphansOf(h).length === 2);
+  t.same(orphansOf(h).map((o) => [o.name, o.reason, o.revision]).sort(), [['again', 'NewerThanStore', 20], ['stays', 'NewerThanStore', 19]]);
+  t.equal((await containersOf(a.metadata.uid as string)).length, 1, 'kept');
+  // the user applies "again" anew (new uid, same name and hostPort): the orphan goes first
+  const a2 = pod('again', a.spec, { resourceVersion: '16' });
+  let overlap = false;
+  h.agent.setDesired(desired([a2], [], [], 16));
+  await until('the new pod runs', async () => {
+    const [oldC, newC] = await Promise.all([containersOf(a.metadata.uid as string), containersOf(a2.metadata.uid as string)]);
+    if (oldC.length && newC.length) overlap = true;
+    return cs(h.latest('again'))?.state?.running && h.entry('again')?.uid === a2.metadata.uid;
+  }, 40_000);
+  t.notOk(overlap, 'the orphan was removed before the new pod got a container');
+  t.same(await containersOf(a.metadata.uid as string), [], 'the orphan of the same name is gone');
+  t.same(orphansOf(h).map((o) => o.name), ['stays'], 'the other orphan stays');
+  // prune: every orphan goes, desired pods stay
+  h.agent.setDesired({ ...desired([a2], [], [], 17), prune: true });
+  await until('orphans pruned', async () => orphansOf(h).length === 0 && (await containersOf(b.metadata.uid as string)).length === 0, 40_000);
+  t.ok(cs(h.latest('again'))?.state?.running, 'the desired pod is untouched');
+  h.agent.setDesired(desired([], [], [], 18));
+  await until('again removed', () => h.entry('again')?.gone);
+});
+
+t.test('a pod made before a state repair that the repaired store still holds is removed as usual when that store drops it', async (t) => {
+  const h = await harness(t);
+  const p = pod('kept', { containers: [{ name: 'c', image: TEST_IMAGE_1, imagePullPolicy: 'IfNotPresent', command: QUICK_STOP }] }, { resourceVersion: '30' });
+  h.agent.setDesired({ ...desired([p], [], [], 30), lineage: 'L1' });
+  await until('kept Running', () => cs(h.latest('kept'))?.state?.running);
+  // the repaired store (L2) holds the pod: adopted as it is, its labels still say L1
+  h.agent.setDesired({ ...desired([p], [], [], 31), lineage: 'L2' });
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(cs(h.latest('kept'))?.restartCount, 0, 'not restarted');
+  // L2 deletes it (no graceful step, e.g. a force delete): L2 knew the pod, so this is a deletion
+  h.agent.setDesired({ ...desired([], [], [], 32), lineage: 'L2' });
+  await until('kept gone', () => h.entry('kept')?.gone, 20_000);
+  t.same(await containersOf(p.metadata.uid as string), []);
+  t.same(orphansOf(h), [], 'no orphan');
+});
+
+/** A runtime whose engine "goes away" between create and start of the first container of each named pod. */
+function engineDiesBeforeStart(pods: string[]): (r: Runtime) => Runtime {
+  const target = new Map<string, string>();
+  const failed = new Set<string>();
+  return (r) => new Proxy(r, {
+    get(obj, prop, recv) {
+      if (prop === 'createContainer') {
+        return async (spec: ContainerSpec) => {
+          const id = await obj.createContainer(spec);
+          const name = spec.labels[LABELS.podName] ?? '';
+          if (pods.includes(name) && spec.labels[LABELS.container] !== 'POD' && !target.has(name)) target.set(name, id);
+          return id;
+        };
+      }
+      if (prop === 'startContainer') {
+        return async (id: string) => {
+          const name = [...target].find(([, v]) => v === id)?.[0];
+          if (name && !failed.has(name)) {
+            failed.add(name);
+            throw new RuntimeError('Unavailable', 'connect ENOENT /var/run/docker.sock: the engine went away');
+          }
+          return obj.startContainer(id);
+        };
+      }
+      return Reflect.get(obj, prop, recv);
+    },
+  });
+}
+
+t.test('a container the engine left Created (it went away between create and start) is replaced at once and removed, whatever the restart policy', async (t) => {
+  const once = pod('once', { restartPolicy: 'Never', containers: [{ name: 'c', image: TEST_IMAGE_1, imagePullPolicy: 'IfNotPresent', command: QUICK_STOP }] });
+  const always = pod('always', { containers: [{ name: 'c', image: TEST_IMAGE_1, imagePullPolicy: 'IfNotPresent', command: QUICK_STOP }] });
+  const h = await harness(t, {}, engineDiesBeforeStart(['once', 'always']));
+  h.agent.setDesired(desired([once, always]));
+  await until('both running', () => cs(h.latest('once'))?.state?.running && cs(h.latest('always'))?.state?.running, 30_000);
+  const created = async (uid: string): Promise<string> => dockerOk(['ps', '-aq', '--filter', `label=${LABELS.podUid}=${uid}`, '--filter', 'status=created']);
+  await until('no Created container left', async () => (await created(once.metadata.uid as string)) === '' && (await created(always.metadata.uid as string)) === '', 10_000);
+  for (const p of [once, always]) {
+    const st = h.latest(p.metadata.name);
+    t.equal(st?.phase, 'Running', `${p.metadata.name}: Running, not failed by a start that never happened`);
+    t.same(cs(st)?.lastState, {}, `${p.metadata.name}: no StartError in lastState`);
+    t.equal(cs(st)?.restartCount, 1, `${p.metadata.name}: a new attempt, counted as the kubelet counts it`);
+    t.equal((await containersOf(p.metadata.uid as string)).length, 1, `${p.metadata.name}: only the running container is kept`);
+  }
+  t.notOk(h.events.events.some((e) => e.reason === 'BackOff'), 'no crash-loop backoff: nothing crashed');
+  h.agent.setDesired(desired([], [], [], 2));
+  await until('removed', () => h.entry('once')?.gone && h.entry('always')?.gone);
 });

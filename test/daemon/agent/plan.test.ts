@@ -153,3 +153,34 @@ t.test('init containers run one at a time, each to success, before the app conta
   const never: Pod = { ...p, spec: { ...p.spec, restartPolicy: 'Never' } };
   t.same(plan(never, [obs(never, 'POD', 0), { ...obs(never, 'i1', 0, dead(1)), hash: containerHash(never, never.spec.initContainers![0]!) }]).steps, [], 'restartPolicy Never: no retry');
 });
+
+t.test('a container the engine left Created is replaced at once whatever the restart policy, and removed once a newer attempt exists', async (t) => {
+  const leftover = { state: 'created', running: false, startedAt: undefined } as const;
+  for (const restartPolicy of ['Never', 'OnFailure', 'Always'] as const) {
+    const p = pod(['c'], { restartPolicy });
+    const o = obs(p, 'c', 0, leftover);
+    const r = plan(p, [o], { c: { lastAttempt: 0, crashCount: 3 } });
+    t.same(r.steps, [{ type: 'startContainer', container: 'c', attempt: 1, restart: true }], `${restartPolicy}: a fresh attempt, the Created one is not started`);
+    t.equal(r.crashCounts.get('c'), 3, `${restartPolicy}: no crash counted, no back-off`);
+    t.equal(r.requeueAfterMs, undefined);
+  }
+  const p = pod();
+  const stale = obs(p, 'c', 0, leftover);
+  const fresh = obs(p, 'c', 1);
+  t.same(plan(p, [fresh, stale]).steps, [{ type: 'removeContainer', id: stale.id, container: 'c', why: 'never-started' }], 'not the current attempt: removed');
+  // after a crash: attempt 0 exited, attempt 1 never started; attempt 0 stays as the previous one
+  const crashed = obs(p, 'c', 0, dead(1, NOW - 60_000));
+  const unstarted = obs(p, 'c', 1, leftover);
+  t.same(plan(p, [crashed, unstarted], { c: { lastAttempt: 1, crashCount: 1 } }).steps, [{ type: 'startContainer', container: 'c', attempt: 2, restart: true }]);
+  // pull back-off is still respected; the Created container marks the attempt until replaced
+  t.same(plan(p, [stale], { c: { lastAttempt: 0, pullFailures: 1, pullRetryAt: NOW + 5000 } }).steps, [{ type: 'pullBackOff', container: 'c', until: NOW + 5000 }]);
+  t.same(plan(p, [stale], {}, { terminal: true }).steps, [{ type: 'removeContainer', id: stale.id, container: 'c', why: 'never-started' }], 'a terminal pod starts nothing and drops it');
+  const failedStart = obs(p, 'c', 0, { ...leftover, createdAt: NOW - 1000, error: 'exec: "nope": not found' });
+  t.match(plan(p, [failedStart], { c: { lastAttempt: 0, crashCount: 1 } }).steps, [{ type: 'crashLoopBackOff', container: 'c' }], 'a start Docker failed is a failure, with back-off');
+});
+
+t.test('an infra container the engine left Created is removed and the sandbox made again', async (t) => {
+  const p = pod(['a', 'b']);
+  const infra = obs(p, 'POD', 0, { state: 'created', running: false, startedAt: undefined });
+  t.same(plan(p, [infra]).steps, [{ type: 'removeContainer', id: infra.id, container: 'POD', why: 'infra-dead' }, { type: 'createInfra', attempt: 1 }]);
+});

@@ -10,6 +10,7 @@ function setup(opts: { lines?: number; follow?: boolean; running?: boolean; miss
   const out: ApiResponse[] = [];
   const logCalls: LogOptions[] = [];
   const execCalls: Array<{ id: string; cmd: string[]; timeoutMs: number }> = [];
+  const pruned: string[] = [];
   const runtime = {
     async logs(_id: string, o: LogOptions, onLine: (s: 'stdout' | 'stderr', l: string) => void) {
       logCalls.push(o);
@@ -34,8 +35,12 @@ function setup(opts: { lines?: number; follow?: boolean; running?: boolean; miss
       if (opts.missing) throw new RpcError('NotFound', `container "${q.container}" in pod "${q.pod}" not found`);
       return { id: q.previous ? 'prev' : 'cur', running: opts.running ?? true };
     },
+    async prune(uid) {
+      if (uid !== 'orphan-uid') throw new RpcError('NotFound', `no orphaned pod with uid ${uid}`);
+      pruned.push(uid);
+    },
   });
-  return { h, out, logCalls, execCalls };
+  return { h, out, logCalls, execCalls, pruned };
 }
 
 const until = async (what: string, fn: () => boolean, ms = 5000): Promise<void> => {
@@ -106,4 +111,16 @@ t.test('exec returns exit code and output; a stopped container or a timeout is a
   stopped.h.handle({ id: 'x4', op: 'exec', replyTo: 'x', params: { pod: 'p', container: 'c', command: ['ls'] } });
   await until('reply', () => stopped.out.length === 1);
   t.match(stopped.out[0], { status: 'error', error: { reason: 'BadRequest', message: /not running/ } });
+});
+
+t.test('prune answers ok once the orphan is removed, NotFound for a uid that is no orphan, BadRequest without a uid', async (t) => {
+  const s = setup();
+  s.h.handle({ id: 'p1', op: 'prune', replyTo: 'x', params: { uid: 'orphan-uid' } });
+  s.h.handle({ id: 'p2', op: 'prune', replyTo: 'x', params: { uid: 'other' } });
+  s.h.handle({ id: 'p3', op: 'prune', replyTo: 'x', params: {} });
+  await until('three replies', () => s.out.length === 3);
+  t.same(s.out.find((r) => r.id === 'p1'), { id: 'p1', status: 'ok', data: { uid: 'orphan-uid' } });
+  t.same(s.pruned, ['orphan-uid']);
+  t.match(s.out.find((r) => r.id === 'p2'), { status: 'error', error: { reason: 'NotFound', message: /no orphaned pod with uid other/ } });
+  t.match(s.out.find((r) => r.id === 'p3'), { status: 'error', error: { reason: 'BadRequest', message: /missing "uid"/ } });
 });

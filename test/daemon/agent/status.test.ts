@@ -123,3 +123,18 @@ t.test('init containers: Initialized false with PodInitializing until they compl
   t.equal(status(n, [{ ...initObs(dead(1)), container: 'init' }]).phase, 'Failed');
   t.equal(status(p, [initObs(dead(1))]).phase, 'Pending', 'retried with restartPolicy Always');
 });
+
+t.test('a container the engine left Created is no state of the pod: a Never pod is not Failed by it', async (t) => {
+  const p = pod(['c'], 'Never');
+  const s = status(p, [obs(p, 'c', 0, { state: 'created', running: false, startedAt: undefined })]);
+  t.equal(s.phase, 'Pending');
+  t.same(s.containerStatuses?.[0]?.state, { waiting: { reason: 'ContainerCreating' } });
+  t.same(s.containerStatuses?.[0]?.lastState, {});
+  const a = pod();
+  const st = status(a, [obs(a, 'c', 1), obs(a, 'c', 0, { state: 'created', running: false, startedAt: undefined })], { c: { ready: true, started: true } });
+  t.same(st.containerStatuses?.[0]?.lastState, {}, 'no StartError as the last state');
+  t.equal(st.containerStatuses?.[0]?.restartCount, 1);
+  const failed = status(p, [obs(p, 'c', 0, { state: 'created', running: false, startedAt: undefined, exitCode: 127, error: 'exec: "nope": not found' })]);
+  t.equal(failed.phase, 'Failed', 'a start Docker failed is still a StartError');
+  t.equal(failed.containerStatuses?.[0]?.state?.terminated?.reason, 'StartError');
+});
