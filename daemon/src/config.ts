@@ -7,11 +7,14 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_LIMITS } from './api/validation/limits.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const port = z.number().int().min(0).max(65535);
 const seconds = z.number().positive();
+/** A ceiling on a count in a manifest: Kubernetes' counts are int32. */
+const ceiling = z.number().int().min(1).max(2147483647);
 
 const TaintSchema = z.object({
   key: z.string().min(1),
@@ -38,7 +41,15 @@ export const ConfigSchema = z.object({
     /** MQTT over WebSocket; 0 turns it off. */
     wsPort: port.default(8083),
     keepaliveSeconds: z.number().int().min(1).max(600).default(10),
-  }).prefault({}),
+    /** Largest MQTT packet (bytes, fixed header included) of a logged-in client; bigger closes the connection. */
+    maxPacketBytes: z.number().int().min(1024).max(268_435_460).default(8 * 1024 * 1024),
+    /** Largest packet before login (the CONNECT: client id, user name, token, last will). */
+    maxConnectPacketBytes: z.number().int().min(256).max(1024 * 1024).default(16 * 1024),
+    /** A connection that has not logged in this long after its TCP accept is closed. */
+    connectTimeoutSeconds: z.number().positive().max(300).default(5),
+    /** Connections per remote address that have not logged in yet; more are closed at once. */
+    maxPendingConnectionsPerAddress: z.number().int().min(1).max(100_000).default(16),
+  }).refine((m) => m.maxConnectPacketBytes <= m.maxPacketBytes, { message: 'maxConnectPacketBytes must not exceed maxPacketBytes', path: ['maxConnectPacketBytes'] }).prefault({}),
   docker: z.object({
     /** Docker engine address (unix:///var/run/docker.sock, tcp://...); default DOCKER_HOST or the local socket. */
     host: z.string().optional(),
@@ -49,12 +60,26 @@ export const ConfigSchema = z.object({
     /** The address other nodes use to reach this one; default the first non-virtual IPv4 address. */
     address: z.string().optional(),
   }).prefault({}),
+  /** The fleet: peer channel, discovery, election timers (docs/fleet.md). */
+  fleet: z.object({
+    /** The peer channel (TCP, authenticated with the token): votes, heartbeats, the replicated log. */
+    peerHost: z.string().default('0.0.0.0'),
+    peerPort: port.default(7438),
+    /** Find the other boards with mDNS (_pifleet._tcp). */
+    discovery: z.boolean().default(true),
+    /** host:port of boards to ask where multicast does not work. */
+    peers: z.array(z.string().min(1)).default([]),
+    /** Leader heartbeats on the peer channel. */
+    heartbeatMs: z.number().int().min(10).max(10_000).default(100),
+    /** A follower that hears no leader for a random time in [T, 2T) starts an election; must exceed the disk's fsync p99 by far. */
+    electionTimeoutMs: z.number().int().min(100).max(60_000).default(800),
+  }).refine((f) => f.electionTimeoutMs >= 3 * f.heartbeatMs, { message: 'electionTimeoutMs must be at least 3 x heartbeatMs', path: ['electionTimeoutMs'] }).prefault({}),
   /** Node status is republished at least this often (it is also published on every change). */
   heartbeatSeconds: seconds.default(10),
-  /** A node whose status is older than this is NotReady. */
-  nodeMonitorGraceSeconds: seconds.default(40),
-  /** Pods on a node that stays NotReady/unreachable this long are deleted and replaced elsewhere (unless they tolerate it). */
-  podEvictionSeconds: z.number().min(0).default(300),
+  /** A node the leader has not heard from this long is NotReady (Kubernetes: 40 s). */
+  nodeMonitorGraceSeconds: seconds.default(2),
+  /** Pods on a node that stays NotReady/unreachable this long are deleted and replaced elsewhere unless they tolerate it (Kubernetes: 300 s). */
+  podEvictionSeconds: z.number().min(0).default(2),
   agent: z.object({
     crashLoopBackoffBaseSeconds: seconds.default(10),
     crashLoopBackoffMaxSeconds: seconds.default(300),
@@ -71,6 +96,12 @@ export const ConfigSchema = z.object({
     /** Write a snapshot and start a new log after this many revisions. */
     snapshotEvery: z.number().int().min(10).default(1000),
   }).prefault({}),
+  /** Ceilings on what one object may ask for, enforced by the API server (docs/kubernetes-compatibility.md, Limits). */
+  limits: z.object({
+    maxReplicas: ceiling.default(DEFAULT_LIMITS.maxReplicas),
+    maxParallelism: ceiling.default(DEFAULT_LIMITS.maxParallelism),
+    maxCompletions: ceiling.default(DEFAULT_LIMITS.maxCompletions),
+  }).strict().prefault({}),
 }).strict();
 
 export type ConfigInput = z.input<typeof ConfigSchema>;
@@ -90,6 +121,12 @@ export const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number
   PIFLEET_MQTT_WS_PORT: { path: ['mqtt', 'wsPort'], type: 'number' },
   PIFLEET_DOCKER_HOST: { path: ['docker', 'host'], type: 'string' },
   PIFLEET_NODE_ADDRESS: { path: ['node', 'address'], type: 'string' },
+  PIFLEET_PEER_PORT: { path: ['fleet', 'peerPort'], type: 'number' },
+  PIFLEET_DISCOVERY: { path: ['fleet', 'discovery'], type: 'json' },
+  PIFLEET_PEERS: { path: ['fleet', 'peers'], type: 'json' },
+  PIFLEET_ELECTION_TIMEOUT_MS: { path: ['fleet', 'electionTimeoutMs'], type: 'number' },
+  PIFLEET_NODE_MONITOR_GRACE_SECONDS: { path: ['nodeMonitorGraceSeconds'], type: 'number' },
+  PIFLEET_POD_EVICTION_SECONDS: { path: ['podEvictionSeconds'], type: 'number' },
   PIFLEET_NODE_LABELS: { path: ['node', 'labels'], type: 'json' },
   PIFLEET_HEARTBEAT_SECONDS: { path: ['heartbeatSeconds'], type: 'number' },
   PIFLEET_CRASHLOOP_BACKOFF_BASE_SECONDS: { path: ['agent', 'crashLoopBackoffBaseSeconds'], type: 'number' },

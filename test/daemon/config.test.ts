@@ -71,3 +71,18 @@ t.test('a section with only comments below it means its defaults', async (t) => 
 t.test('host names become valid node names', async (t) => {
   t.equal(loadConfig({ env: {}, hostname: 'My_Pi.Local' }).nodeName, 'my-pi.local');
 });
+
+t.test('the limits section sets the API server ceilings, with defaults for what it leaves out', async (t) => {
+  t.same(loadConfig({ env: {} }).limits, { maxReplicas: 1000, maxParallelism: 1000, maxCompletions: 1000 });
+  const f = tmpFile(t, 'limits:\n  maxReplicas: 50\n');
+  t.same(loadConfig({ file: f, env: {} }).limits, { maxReplicas: 50, maxParallelism: 1000, maxCompletions: 1000 });
+});
+
+t.test('a ceiling that is not a positive integer is reported as FILE:LINE:COL key: reason', async (t) => {
+  const f = tmpFile(t, 'limits:\n  maxParallelism: 0\n  maxCompletions: 2.5\n');
+  const err = t.throws(() => loadConfig({ file: f, env: {} })) as ConfigError;
+  t.match(err.problems.join('\n'), new RegExp(`${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2:19 limits.maxParallelism: `));
+  t.match(err.problems.join('\n'), /:3:19 limits\.maxCompletions: /);
+  const typo = tmpFile(t, 'limits:\n  maxReplica: 5\n');
+  t.match((t.throws(() => loadConfig({ file: typo, env: {} })) as ConfigError).message, /maxReplica/);
+});

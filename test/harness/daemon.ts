@@ -58,7 +58,9 @@ export class TestDaemon {
     const args = [PIFLEET_BIN, 'daemon', '--state-dir', this.stateDir, '--cluster', this.cluster, '--node-name', this.nodeName,
       '--mqtt-port', '0', '--mqtt-ws-port', '0', ...(this.opts.args ?? [])];
     const proc = spawn(process.execPath, args, {
-      env: { ...process.env, PIFLEET_RUNTIME_DIR: this.runtimeDir, PIFLEET_HEARTBEAT_SECONDS: '2', ...this.opts.env },
+      // no mDNS from the root network namespace (it would leave through the machine's NIC), and a
+      // peer port of its own for every daemon
+      env: { ...process.env, PIFLEET_RUNTIME_DIR: this.runtimeDir, PIFLEET_HEARTBEAT_SECONDS: '2', PIFLEET_DISCOVERY: 'false', PIFLEET_PEER_PORT: '0', ...this.opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = proc;

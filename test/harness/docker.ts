@@ -42,7 +42,7 @@ export function dockerCli(args: string[], opts: { input?: Buffer | string; timeo
 }
 
 /** Like dockerCli, but throws with the command and its stderr on a non-zero exit; returns trimmed stdout. */
-export async function dockerOk(args: string[], opts: { input?: Buffer | string; timeoutMs?: number } = {}): Promise<string> {
+export async function dockerOk(args: string[], opts: { input?: Buffer | string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
   const r = await dockerCli(args, opts);
   if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (exit ${r.code}): ${r.stderr.trim()}`);
   return r.stdout.trim();

@@ -47,17 +47,19 @@ export function testRootfsTar(version: number): Buffer {
   return createTar(entries);
 }
 
-async function imageExists(ref: string): Promise<boolean> {
-  return (await dockerCli(['image', 'inspect', '--format', '{{.Id}}', ref], { timeoutMs: 30_000 })).code === 0;
+async function imageExists(ref: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  return (await dockerCli(['image', 'inspect', '--format', '{{.Id}}', ref], { timeoutMs: 30_000, env })).code === 0;
 }
 
-/** Make sure pifleet-test/busybox:1 and :2 exist on the engine (DOCKER_HOST or default). */
-export async function ensureTestImages(): Promise<void> {
+/** Make sure pifleet-test/busybox:1 and :2 exist on the engine (dockerHost, else DOCKER_HOST or default). */
+export async function ensureTestImages(opts: { dockerHost?: string } = {}): Promise<void> {
+  const env = opts.dockerHost ? { ...process.env, DOCKER_HOST: opts.dockerHost } : process.env;
   for (const [i, ref] of TEST_IMAGES.entries()) {
-    if (await imageExists(ref)) continue;
+    if (await imageExists(ref, env)) continue;
     await dockerOk(['import', '--change', 'CMD ["sh"]', '--change', `LABEL pifleet.test.image="${i + 1}"`, '-', ref], {
       input: testRootfsTar(i + 1),
       timeoutMs: 120_000,
+      env,
     });
   }
 }

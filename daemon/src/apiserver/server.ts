@@ -12,14 +12,15 @@ import type { Logger } from '../lib/logger.js';
 import type { Random } from '../lib/random.js';
 import { KINDS, kindInfo, objectKey, resolveResource, type KindInfo } from '../api/kinds.js';
 import type { Deployment, KObject, Pod, ReplicaSet } from '../api/types.js';
-import { validateObject, validateUpdate } from '../api/validate.js';
+import { validateObject, validateUpdate, limitProblems, resolveLimits, type WorkloadLimits } from '../api/validate.js';
 import { applyDefaults, defaultJobSelector } from '../api/defaults.js';
 import { parseSelector, matches } from '../api/selectors.js';
-import { Store, StoreError, deepEqual, type Mutation, type WatchEvent } from '../state/store.js';
+import { StoreError, deepEqual, type Mutation, type StoreView, type WatchEvent } from '../state/store.js';
 import { deletePodMutation, isOwnedBy } from '../controllers/pods.js';
 import { CHANGE_CAUSE, POD_TEMPLATE_HASH, REVISION, revisionOf } from '../controllers/deployment/controller.js';
 import { mergePatch, parseFieldSelector } from './patch.js';
 import { rfc3339 } from '../lib/time.js';
+import { orphanAsPod, type OrphanSource } from './orphans.js';
 
 export class ApiError extends Error {
   constructor(readonly reason: string, message: string, readonly details?: string[]) {
@@ -31,23 +32,35 @@ export class ApiError extends Error {
   }
 }
 
+/** What `pifleet status` shows: the fleet as the leader sees it (cluster/fleet.ts FleetStatus and more). */
 export interface ClusterInfo {
   cluster: string;
   leader: string;
   term: number;
   revision: number;
   version: string;
-  members: string[];
+  members: unknown[];
+  [more: string]: unknown;
+}
+
+/** What the API server may ask of the fleet's membership. */
+export interface FleetOps {
+  removeMember(name: string): Promise<void>;
 }
 
 export interface ApiServerDeps {
-  store: Store;
+  store: StoreView;
   bus: Bus;
   topics: Topics;
   clock: Clock;
   random: Random;
   logger: Logger;
   info: () => ClusterInfo;
+  fleet?: FleetOps;
+  /** Pods running on nodes that the desired state does not know (the node registry's reports). */
+  orphans?: OrphanSource;
+  /** Ceilings on replicas, parallelism and completions (config `limits:`); DEFAULT_LIMITS for what is absent. */
+  limits?: Partial<WorkloadLimits>;
 }
 
 /** Annotations the system owns on workloads: kept when a user applies a manifest without them. */
@@ -63,9 +76,11 @@ export class ApiServer {
   #unsubscribe: (() => void) | undefined;
   #streams = new Map<string, Stream>();
   #log: Logger;
+  #limits: WorkloadLimits;
 
   constructor(private readonly deps: ApiServerDeps) {
     this.#log = deps.logger.child({ component: 'api' });
+    this.#limits = resolveLimits(deps.limits);
   }
 
   start(): void {
@@ -109,6 +124,7 @@ export class ApiServer {
         case 'rollout': return void await reply({ status: 'ok', data: await this.rollout(p) });
         case 'status': return void await reply({ status: 'ok', data: this.deps.info() });
         case 'version': return void await reply({ status: 'ok', data: { version: this.deps.info().version } });
+        case 'removeNode': return void await reply({ status: 'ok', data: await this.removeNode(p) });
         case 'watch': return this.watch(client, op, id, p, reply);
         case 'logs': case 'exec': return void await this.forward(client, op, id, p);
         case 'cancel': {
@@ -168,12 +184,25 @@ export class ApiServer {
     const ns = all ? undefined : this.#namespace(p, info);
     const name = str(p.name);
     if (name) {
-      const o = this.deps.store.get(info.kind, ns, name);
+      const o = this.deps.store.get(info.kind, ns, name) ?? (info.kind === 'Pod' ? this.#orphanPods(ns).find((x) => x.metadata.name === name) : undefined);
       if (!o) throw new ApiError('NotFound', `${info.singular} "${name}" not found${info.namespaced ? ` in namespace "${ns}"` : ''}`);
       return o;
     }
     const filter = this.#filter(p);
-    return { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(this.deps.store.revision) }, items: this.deps.store.list(info.kind, ns).filter(filter) };
+    const items = this.deps.store.list(info.kind, ns).filter(filter);
+    if (info.kind === 'Pod') items.push(...this.#orphanPods(ns).filter(filter));
+    return { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(this.deps.store.revision) }, items };
+  }
+
+  /** Orphans as Pods (those whose name is not taken by a pod of the desired state). */
+  #orphanPods(ns: string | undefined): Pod[] {
+    const out: Pod[] = [];
+    for (const { node, orphan } of this.deps.orphans?.list() ?? []) {
+      if (ns !== undefined && orphan.namespace !== ns) continue;
+      if (this.deps.store.get('Pod', orphan.namespace, orphan.name)) continue;
+      out.push(orphanAsPod(node, orphan));
+    }
+    return out;
   }
 
   watch(client: string, op: string, id: string, p: Params, reply: (res: Omit<ApiResponse, 'id'>) => Promise<void>): void {
@@ -218,7 +247,7 @@ export class ApiServer {
     objects.forEach((raw, i) => {
       const errs = validateObject(raw);
       const label = describe(raw, i);
-      if (errs.length) { for (const e of errs) details.push(`${label} ${e.path}: ${e.reason}`); return; }
+      if (errs.length) { for (const e of errs) details.push(fieldDetail(label, e)); return; }
       prepared.push(applyDefaults(raw as KObject));
     });
     if (details.length) throw new ApiError('Invalid', `${details.length} problem${details.length > 1 ? 's' : ''} in the request; nothing was applied`, details);
@@ -240,6 +269,8 @@ export class ApiServer {
         if (nsObj.metadata.deletionTimestamp) { details.push(`${describe(obj, i)}: namespace "${ns}" is being deleted`); continue; }
       }
       const existing = store.get(obj.kind, ns, obj.metadata.name);
+      const over = limitProblems(obj, this.#limits, existing);
+      if (over.length) { for (const e of over) details.push(fieldDetail(describe(obj, i), e)); continue; }
       const ref = { kind: obj.kind, ...(ns ? { namespace: ns } : {}), name: obj.metadata.name };
       if (!existing) {
         const uid = random.uuid();
@@ -310,12 +341,15 @@ export class ApiServer {
     const name = str(p.name);
     const names = Array.isArray(p.names) ? p.names.filter((n): n is string => typeof n === 'string') : [];
     let targets: KObject[];
+    const pruned: Array<{ kind: string; namespace?: string; name: string }> = [];
     if (name || names.length) {
       targets = [];
       const missing: string[] = [];
       for (const n of name ? [name, ...names] : names) {
         const o = store.get(info.kind, ns, n);
-        if (o) targets.push(o); else missing.push(n);
+        if (o) targets.push(o);
+        else if (info.kind === 'Pod' && await this.#pruneOrphan(ns, n)) pruned.push({ kind: 'Pod', ...(ns ? { namespace: ns } : {}), name: n });
+        else missing.push(n);
       }
       if (missing.length && p.ignoreNotFound !== true) {
         throw new ApiError('NotFound', missing.map((n) => `${info.plural} "${n}" not found${info.namespaced ? ` in namespace "${ns}"` : ''}`).join('; '));
@@ -357,7 +391,34 @@ export class ApiServer {
       }
     }
     if (muts.length) await this.#commit(muts);
-    return { deleted: targets.map((o) => ({ kind: o.kind, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}), name: o.metadata.name })) };
+    return { deleted: [...targets.map((o) => ({ kind: o.kind, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}), name: o.metadata.name })), ...pruned] };
+  }
+
+  /** `pifleet node remove NAME`: out of the membership, its Node object and pods gone (replaced elsewhere). */
+  async removeNode(p: Params): Promise<{ removed: string }> {
+    const name = str(p.name);
+    if (!name) throw new ApiError('BadRequest', 'removeNode needs "name"');
+    if (!this.deps.fleet) throw new ApiError('BadRequest', 'this daemon has no fleet membership to change');
+    try {
+      await this.deps.fleet.removeMember(name);
+    } catch (err) {
+      throw new ApiError('BadRequest', (err as Error).message);
+    }
+    const { store, clock } = this.deps;
+    const muts: Mutation[] = [];
+    for (const pod of store.list<Pod>('Pod')) if (pod.spec.nodeName === name && !pod.metadata.deletionTimestamp) muts.push(deletePodMutation(pod, clock.now(), 0));
+    if (store.get('Node', undefined, name)) muts.push({ type: 'delete', kind: 'Node', name });
+    if (muts.length) await this.#commit(muts);
+    return { removed: name };
+  }
+
+  /** Deleting an orphan: its node removes its containers (the desired state never had it). */
+  async #pruneOrphan(ns: string | undefined, name: string): Promise<boolean> {
+    const hit = this.deps.orphans?.list().find((x) => x.orphan.name === name && (ns === undefined || x.orphan.namespace === ns));
+    if (!hit) return false;
+    await this.deps.orphans!.prune(hit.node, hit.orphan.uid);
+    this.#log.info({ pod: `${hit.orphan.namespace}/${name}`, node: hit.node }, 'orphaned pod deleted: its node removes the containers');
+    return true;
   }
 
   #mustGet(p: Params): { info: KindInfo; obj: KObject } {
@@ -371,8 +432,8 @@ export class ApiServer {
   }
 
   async #update(existing: KObject, next: KObject): Promise<KObject> {
-    const errs = [...validateObject(next), ...validateUpdate(existing, next)];
-    if (errs.length) throw new ApiError('Invalid', `${existing.kind} "${existing.metadata.name}" is invalid`, errs.map((e) => `${e.path}: ${e.reason}`));
+    const errs = [...validateObject(next), ...validateUpdate(existing, next), ...limitProblems(next, this.#limits, existing)];
+    if (errs.length) throw new ApiError('Invalid', `${existing.kind} "${existing.metadata.name}" is invalid`, errs.map((e) => fieldDetail('', e)));
     const defaulted = applyDefaults(next);
     delete defaulted.status;
     const [stored] = await this.#commit([{ type: 'update', obj: defaulted, resourceVersion: existing.metadata.resourceVersion as string }]);
@@ -489,6 +550,12 @@ export class ApiServer {
       });
     }
   }
+}
+
+/** `Kind/name path: reason` (kubectl's field-error shape); no path, no space before the colon. */
+function fieldDetail(label: string, e: { path: string; reason: string }): string {
+  const where = [label, e.path].filter(Boolean).join(' ');
+  return where ? `${where}: ${e.reason}` : e.reason;
 }
 
 function describe(raw: unknown, i: number): string {

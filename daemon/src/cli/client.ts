@@ -23,6 +23,10 @@ export interface ConnectionOptions {
 
 export interface ResolvedConnection {
   server: string;
+  /** Every member's broker (client.yaml `servers`); only the leader's answers. */
+  servers: string[];
+  /** Every member's peer channel (client.yaml `peers`): asked why, when no broker answers. */
+  peers: string[];
   token: string;
   cluster: string;
   /** Where the settings came from, for error messages. */
@@ -39,7 +43,9 @@ export class CliError extends Error {
   }
 }
 
-function readClientConfig(dir: string): { server?: string; token?: string; cluster?: string } | undefined {
+interface ClientFile { server?: string; servers?: string[]; peers?: string[]; token?: string; cluster?: string }
+
+function readClientConfig(dir: string): ClientFile | undefined {
   let text: string;
   try {
     text = readFileSync(join(dir, 'client.yaml'), 'utf8');
@@ -50,8 +56,11 @@ function readClientConfig(dir: string): { server?: string; token?: string; clust
   }
   const c = parseYaml(text) as Record<string, unknown> | null;
   if (!c || typeof c !== 'object') return undefined;
+  const strings = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined);
   return {
     ...(typeof c.server === 'string' ? { server: c.server } : {}),
+    ...(strings(c.servers) ? { servers: strings(c.servers) } : {}),
+    ...(strings(c.peers) ? { peers: strings(c.peers) } : {}),
     ...(typeof c.token === 'string' ? { token: c.token } : {}),
     ...(typeof c.cluster === 'string' ? { cluster: c.cluster } : {}),
   };
@@ -71,11 +80,15 @@ export function resolveConnection(opts: ConnectionOptions, env: Record<string, s
   }
   let server = opts.server ?? env.PIFLEET_SERVER;
   let cluster = opts.cluster ?? env.PIFLEET_CLUSTER;
+  let servers: string[] = [];
+  let peers: string[] = [];
   const dirs = opts.stateDir ? [opts.stateDir] : env.PIFLEET_STATE_DIR ? [env.PIFLEET_STATE_DIR] : DEFAULT_STATE_DIRS;
   if (!server || !token || !cluster) {
     for (const d of dirs) {
       const c = readClientConfig(resolve(d));
       if (!c) continue;
+      if (!server) servers = c.servers ?? [];
+      peers = c.peers ?? [];
       server ??= c.server;
       token ??= c.token;
       cluster ??= c.cluster;
@@ -87,8 +100,9 @@ export function resolveConnection(opts: ConnectionOptions, env: Record<string, s
     throw new CliError(`no pifleet daemon found: no client config in ${dirs.map((d) => join(d, 'client.yaml')).join(' or ')}.\n` +
       'Start one with `npm start` (or `pifleet daemon`), run this from the directory it runs in, or pass --server mqtt://HOST:PORT --token-file FILE.');
   }
-  if (!/^(mqtts?|wss?):\/\//.test(server)) server = `mqtt://${server}`;
-  return { server, token, cluster: cluster ?? 'pifleet', source: source || 'flags' };
+  const url = (u: string): string => (/^(mqtts?|wss?):\/\//.test(u) ? u : `mqtt://${u}`);
+  server = url(server);
+  return { server, servers: [...new Set([server, ...servers.map(url)])], peers, token, cluster: cluster ?? 'pifleet', source: source || 'flags' };
 }
 
 export interface StreamHandle {
@@ -112,17 +126,31 @@ export class ApiClient {
     this.topics = topicsFor(conn.cluster);
   }
 
+  /**
+   * Connect to the fleet: every member's broker is tried at once and the first that accepts (the
+   * leader: only it runs a broker) is used. When none does, the members' peer channels say why
+   * (no quorum, who is reachable) in the error.
+   */
   static async connect(conn: ResolvedConnection, timeoutMs = 5000): Promise<ApiClient> {
-    const clientId = `cli-${randomBytes(6).toString('hex')}`;
-    const bus = new Bus({ url: conn.server, token: conn.token, clientId, username: 'pifleet-cli', logger: silentLogger(), reconnectMs: 0, connectTimeoutMs: timeoutMs });
-    const client = new ApiClient(bus, conn, clientId);
+    const base = `cli-${randomBytes(6).toString('hex')}`;
+    const candidates = conn.servers.length ? conn.servers : [conn.server];
+    // one client id per candidate: two addresses of the same broker must not kick each other out
+    const buses = candidates.map((url, k) => new Bus({ url, token: conn.token, clientId: k === 0 ? base : `${base}-${k}`, username: 'pifleet-cli', logger: silentLogger(), reconnectMs: 0, connectTimeoutMs: timeoutMs }));
+    let bus: Bus;
     try {
-      await bus.waitConnected(timeoutMs);
+      bus = await Promise.any(buses.map((b) => b.waitConnected(timeoutMs).then(() => b)));
     } catch (err) {
-      await bus.close(true);
-      throw new CliError(`${(err as Error).message} (settings from ${conn.source})`);
+      await Promise.all(buses.map((b) => b.close(true)));
+      const errors = (err as AggregateError).errors ?? [err];
+      const refused = errors.find((e: Error) => /refused the token/.test(e.message));
+      if (refused) throw new CliError(`${(refused as Error).message} (settings from ${conn.source})`);
+      const why = conn.peers.length ? await explainNoLeader(conn) : undefined;
+      if (why) throw new CliError(`${why} (settings from ${conn.source})`);
+      throw new CliError(`${(errors[0] as Error).message} (settings from ${conn.source})`);
     }
-    await bus.subscribeAcked(client.topics.responseAll(clientId), (topic, payload) => client.#onResponse(topic, payload));
+    await Promise.all(buses.filter((b) => b !== bus).map((b) => b.close(true)));
+    const client = new ApiClient(bus, { ...conn, server: bus.url }, bus.opts.clientId);
+    await bus.subscribeAcked(client.topics.responseAll(client.clientId), (topic, payload) => client.#onResponse(topic, payload));
     // the CLI does not reconnect: a lost connection ends every request at once
     bus.on('offline', () => client.#lost());
     return client;
@@ -201,4 +229,35 @@ export class ApiClient {
     this.#pending.clear();
     await this.bus.close(true);
   }
+}
+
+export interface PeerView { node: string; role?: string; term?: number; leader?: string; members?: number; readOnly?: string }
+
+/** Ask every member on its peer channel who it is and whom it follows (no broker needed). */
+export async function askMembers(conn: ResolvedConnection, timeoutMs = 1500): Promise<Array<{ peer: string; view?: PeerView; error?: string }>> {
+  const { peerRequest } = await import('../cluster/peer-request.js');
+  const self = `cli-${randomBytes(4).toString('hex')}`;
+  return Promise.all(conn.peers.map(async (peer) => {
+    const m = /^(.*):(\d+)$/.exec(peer);
+    if (!m) return { peer, error: 'not host:port' };
+    try {
+      const view = await peerRequest({ host: m[1] as string, port: Number(m[2]) }, { cluster: conn.cluster, token: conn.token, self }, { op: 'hello' }, timeoutMs) as PeerView;
+      return { peer, view };
+    } catch (err) {
+      return { peer, error: (err as Error).message };
+    }
+  }));
+}
+
+/** "no leader: no quorum: reachable members a (term 4, no leader); unreachable b, c" */
+export async function explainNoLeader(conn: ResolvedConnection): Promise<string | undefined> {
+  const answers = await askMembers(conn);
+  const reachable = answers.filter((a) => a.view);
+  if (reachable.length === 0) return `no member of the fleet answers (${conn.peers.join(', ')}): are the daemons running, and is this machine on their network?`;
+  const leaders = [...new Set(reachable.map((a) => a.view?.leader).filter(Boolean))];
+  const total = Math.max(...reachable.map((a) => a.view?.members ?? 0), conn.peers.length);
+  const names = reachable.map((a) => `${a.view?.node} (${a.view?.role ?? '?'}, term ${a.view?.term ?? '?'}${a.view?.readOnly ? `, store read-only: ${a.view.readOnly}` : ''})`);
+  const down = answers.filter((a) => !a.view).map((a) => a.peer);
+  if (leaders.length) return `the leader ${leaders.join(', ')} does not answer on MQTT yet (an election just happened?): retry; reachable members ${names.join(', ')}`;
+  return `no leader: no quorum: reachable members ${names.join(', ')}${down.length ? `; unreachable ${down.join(', ')}` : ''} (a majority is ${Math.floor(total / 2) + 1} of ${total}); writes are refused until a majority is back, pods keep running`;
 }

@@ -4,7 +4,6 @@
  * manifest validation and the topic map with the daemon.
  */
 import { Command, Option, CommanderError } from 'commander';
-import { stringify as toYaml } from 'yaml';
 import type { KObject, Pod, CronJob, Job, Event } from '../api/types.js';
 import { kindInfo, type KindInfo } from '../api/kinds.js';
 import { loadManifests } from '../api/load.js';
@@ -14,6 +13,8 @@ import { parseDuration, parseResourceArgs, parseTypedName, quotedName, pluralNam
 import * as render from './render.js';
 import { toJson, toYamlText, asList } from './print/get.js';
 import { VERSION } from '../version.js';
+import { registerStateCommands } from './state-command.js';
+import { registerFleetCommands } from './fleet-commands.js';
 
 interface GlobalOpts extends ConnectionOptions {
   namespace?: string;
@@ -529,19 +530,8 @@ export function buildProgram(): Command {
       });
   }
 
-  // ------------------------------------------------------------- status, version
-  program.command('status')
-    .description('the fleet: leader, term, members, revision')
-    .option('-o, --output <format>', 'json|yaml')
-    .action(async (o: { output?: string }, cmd: Command) => {
-      await withClient(cmd, async (c) => {
-        const info = await c.request<Record<string, unknown>>('status');
-        if (o.output === 'json') out(JSON.stringify(info, null, 2));
-        else if (o.output === 'yaml') out(toYaml(info));
-        else out(Object.entries(info).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`).join('\n'));
-      });
-    });
-
+  registerFleetCommands(program);
+  registerStateCommands(program);
   return program;
 }
 

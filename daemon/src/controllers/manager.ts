@@ -8,11 +8,11 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { Random } from '../lib/random.js';
 import { WorkQueue, type ReconcileResult } from '../lib/workqueue.js';
-import type { Store, WatchEvent } from '../state/store.js';
+import type { StoreView, WatchEvent } from '../state/store.js';
 import type { EventRecorder } from '../events/recorder.js';
 
 export interface ControllerContext {
-  store: Store;
+  store: StoreView;
   clock: Clock;
   random: Random;
   logger: Logger;

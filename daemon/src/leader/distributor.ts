@@ -67,7 +67,11 @@ export class Distributor implements Controller {
         if (s) secs.set(`${ns}/${n}`, s);
       }
     }
-    return { term: store.term, revision: store.revision, pods, configMaps: [...cms.values()], secrets: [...secs.values()] };
+    const lineage = store.lineage;
+    return {
+      term: store.term, revision: store.revision, ...(lineage ? { lineage } : {}), ...(store.meta('prune') === true ? { prune: true } : {}),
+      pods, configMaps: [...cms.values()], secrets: [...secs.values()],
+    };
   }
 
   *keysFor(ev: WatchEvent): Iterable<string> {
@@ -100,7 +104,18 @@ export class Distributor implements Controller {
     yield* nodes;
   }
 
+  #unwatchMeta: (() => void) | undefined;
+
+  start(queue: { add(k: string): void }): void {
+    // a new lineage or a prune request changes what every node must do with its orphans
+    this.#unwatchMeta = this.ctx.store.watchMeta((key) => {
+      if (key === 'lineage' || key === 'prune') for (const n of this.initialKeys()) queue.add(n);
+    });
+  }
+
   stop(): void {
+    this.#unwatchMeta?.();
+    this.#unwatchMeta = undefined;
     this.#published.clear();
   }
 
@@ -112,7 +127,7 @@ export class Distributor implements Controller {
   async reconcile(node: string): Promise<ReconcileResult> {
     const msg = this.desiredFor(node);
     // revision and term change with every write; only the content decides
-    const fingerprint = canonicalJson({ term: msg.term, pods: msg.pods, configMaps: msg.configMaps, secrets: msg.secrets });
+    const fingerprint = canonicalJson({ term: msg.term, lineage: msg.lineage, prune: msg.prune, pods: msg.pods, configMaps: msg.configMaps, secrets: msg.secrets });
     if (this.#published.get(node) === fingerprint) return;
     await this.publish(node, msg);
     this.#published.set(node, fingerprint);

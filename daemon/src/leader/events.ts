@@ -5,7 +5,7 @@
  */
 import type { Event } from '../api/types.js';
 import type { Clock } from '../lib/clock.js';
-import type { Store } from '../state/store.js';
+import type { StoreView } from '../state/store.js';
 import { rfc3339 } from '../lib/time.js';
 
 export interface EventStoreOptions {
@@ -18,7 +18,7 @@ export class EventStore {
   readonly #max: number;
   readonly #ttl: number;
 
-  constructor(private readonly store: Store, private readonly clock: Clock, opts: EventStoreOptions = {}) {
+  constructor(private readonly store: StoreView, private readonly clock: Clock, opts: EventStoreOptions = {}) {
     this.#max = opts.maxEvents ?? 1000;
     this.#ttl = opts.ttlMs ?? 60 * 60 * 1000;
   }

@@ -4,11 +4,11 @@
  * elected and its MQTT client is connected; stopped when it is deposed or shuts down.
  */
 import type { Bus } from '../broker/client.js';
-import type { LeaderAnnouncement, NodeDesiredMessage, NodePodsMessage, NodeStatusMessage, Topics } from '../broker/topics.js';
+import type { LeaderAnnouncement, NodeDesiredMessage, NodePodsMessage, NodeRpcRequest, NodeStatusMessage, Topics } from '../broker/topics.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { Random } from '../lib/random.js';
-import type { Store } from '../state/store.js';
+import type { StoreView } from '../state/store.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { KINDS } from '../api/kinds.js';
 import { ControllerManager, type Controller, type ControllerContext } from '../controllers/manager.js';
@@ -17,13 +17,14 @@ import { DeploymentController } from '../controllers/deployment/controller.js';
 import { DaemonSetController } from '../controllers/daemonset/controller.js';
 import { SchedulingController } from '../controllers/scheduling.js';
 import { GarbageCollector, NamespaceController } from '../controllers/gc.js';
-import { ApiServer, type ClusterInfo } from '../apiserver/server.js';
+import { ApiServer, type ClusterInfo, type FleetOps } from '../apiserver/server.js';
+import type { WorkloadLimits } from '../api/validate.js';
 import { NodeRegistry, PodTerminationController } from './nodes.js';
 import { Distributor } from './distributor.js';
 import { EventStore } from './events.js';
 
 export interface LeaderDeps {
-  store: Store;
+  store: StoreView;
   bus: Bus;
   topics: Topics;
   clock: Clock;
@@ -35,6 +36,14 @@ export interface LeaderDeps {
   podEvictionSeconds?: number;
   info: () => ClusterInfo;
   announcement: () => LeaderAnnouncement;
+  /** Ceilings on what one object may ask for (config limits:). */
+  limits?: Partial<WorkloadLimits>;
+  /** Ms since the leader last heard from a member on the peer channel (undefined: unknown). */
+  contact?: (node: string) => number | undefined;
+  /** Membership changes the API may ask for (`pifleet node remove`). */
+  fleetOps?: FleetOps;
+  /** Whether a node is a fleet member (others' reports are ignored). */
+  isMember?: (node: string) => boolean;
   /** Extra controllers (Jobs, CronJobs) built with the same context. */
   extraControllers?: (ctx: ControllerContext) => Controller[];
 }
@@ -51,7 +60,12 @@ export class LeaderServices {
 
   constructor(private readonly deps: LeaderDeps) {
     const ctx: ControllerContext = { store: deps.store, clock: deps.clock, random: deps.random, logger: deps.logger, events: deps.events };
-    this.nodes = new NodeRegistry(ctx, { leaderNode: deps.node, graceSeconds: deps.nodeMonitorGraceSeconds, ...(deps.podEvictionSeconds !== undefined ? { podEvictionSeconds: deps.podEvictionSeconds } : {}) });
+    this.nodes = new NodeRegistry(ctx, {
+      leaderNode: deps.node, graceSeconds: deps.nodeMonitorGraceSeconds,
+      ...(deps.podEvictionSeconds !== undefined ? { podEvictionSeconds: deps.podEvictionSeconds } : {}),
+      ...(deps.contact ? { contact: deps.contact } : {}),
+      ...(deps.isMember ? { isMember: deps.isMember } : {}),
+    });
     this.podTermination = new PodTerminationController(ctx, this.nodes);
     this.distributor = new Distributor(ctx, (node, msg: NodeDesiredMessage) => deps.bus.publish(deps.topics.nodeDesired(node), msg, { retain: true }));
     const namespaced = KINDS.filter((k) => k.namespaced).map((k) => k.kind);
@@ -67,7 +81,17 @@ export class LeaderServices {
       this.distributor,
       ...(deps.extraControllers?.(ctx) ?? []),
     ]);
-    this.api = new ApiServer({ store: deps.store, bus: deps.bus, topics: deps.topics, clock: deps.clock, random: deps.random, logger: deps.logger, info: deps.info });
+    this.api = new ApiServer({
+      store: deps.store, bus: deps.bus, topics: deps.topics, clock: deps.clock, random: deps.random, logger: deps.logger, info: deps.info,
+      ...(deps.limits ? { limits: deps.limits } : {}), ...(deps.fleetOps ? { fleet: deps.fleetOps } : {}),
+      orphans: {
+        list: () => this.nodes.orphans(),
+        prune: async (node, uid) => {
+          const req: NodeRpcRequest = { id: deps.random.uuid(), op: 'prune', replyTo: deps.topics.response(`leader-${deps.node}`, 'prune'), params: { uid } };
+          await deps.bus.publish(deps.topics.nodeRpc(node), req);
+        },
+      },
+    });
     this.eventStore = new EventStore(deps.store, deps.clock);
   }
 

@@ -13,12 +13,13 @@
  */
 import type { Node, NodeCondition, Pod } from '../api/types.js';
 import { objectKey } from '../api/kinds.js';
-import type { NodePodsMessage, NodeStatusMessage } from '../broker/topics.js';
+import type { NodePodsMessage, NodeStatusMessage, OrphanPod } from '../broker/topics.js';
 import type { ReconcileResult } from '../lib/workqueue.js';
 import type { WatchEvent } from '../state/store.js';
 import type { Controller, ControllerContext } from '../controllers/manager.js';
 import { controllerRef, deletePodMutation, isTerminal } from '../controllers/pods.js';
 import { rfc3339 } from '../lib/time.js';
+import { StoreError } from '../state/store.js';
 
 export interface PodsReport {
   receivedAt: number;
@@ -27,6 +28,19 @@ export interface PodsReport {
 }
 
 export const LEADER_ROLE_LABEL = 'node-role.kubernetes.io/leader';
+
+/** Labels the agent owns on its Node: the well-known ones it knows best. */
+export function isAgentLabel(key: string): boolean {
+  return key.startsWith('kubernetes.io/') || key.startsWith('beta.kubernetes.io/') || key === 'pifleet.io/board';
+}
+
+function sameMeta(n: Node, m: { labels: Record<string, string>; spec: Node['spec'] }): boolean {
+  return JSON.stringify(sortKeys(n.metadata.labels ?? {})) === JSON.stringify(sortKeys(m.labels));
+}
+
+function sortKeys(o: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
 
 const AGENT_CONDITIONS = new Set(['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure']);
 
@@ -40,6 +54,10 @@ export interface NodeRegistryOptions {
   graceSeconds: number;
   /** How long pods stay on a node that is not Ready before they are evicted (unless they say otherwise). */
   podEvictionSeconds?: number;
+  /** Ms since the leader last heard from the node on the peer channel: a sign of life as good as a report. */
+  contact?: (node: string) => number | undefined;
+  /** Whether a node is a member of the fleet: reports of others (a removed board) are ignored. */
+  isMember?: (node: string) => boolean;
 }
 
 /** Seconds the pod tolerates the taint (NoExecute), undefined = forever, or the default. */
@@ -58,8 +76,22 @@ export class NodeRegistry implements Controller {
   #reports = new Map<string, PodsReport>();
   #heartbeats = new Map<string, number>();
   #enqueue: ((node: string) => void) | undefined;
+  /** When this leader started: nodes that have not reported since are judged from then on. */
+  #since = 0;
+  /** The last Node object each node reported (its status is what we keep in memory). */
+  #latest = new Map<string, Node>();
+  #registering = new Map<string, Promise<void>>();
+  #orphans = new Map<string, OrphanPod[]>();
+  #rotating = false;
+  #strangers = new Set<string>();
+  #again = new Set<string>();
 
   constructor(private readonly ctx: ControllerContext, private readonly opts: NodeRegistryOptions) {}
+
+  /** Resolves when no node registration is being written (tests). */
+  async settled(): Promise<void> {
+    for (let i = 0; i < 10 && this.#registering.size; i++) await Promise.all([...this.#registering.values()]);
+  }
 
   /** The latest pod report of a node, for pod finalization. */
   report(node: string): PodsReport | undefined {
@@ -77,19 +109,82 @@ export class NodeRegistry implements Controller {
       return;
     }
     if (!msg.object || msg.object.kind !== 'Node') return;
+    if (this.opts.isMember && !this.opts.isMember(msg.node)) {
+      if (!this.#strangers.has(msg.node)) {
+        this.#strangers.add(msg.node);
+        this.ctx.logger.warn({ node: msg.node }, 'a node that is not a member of the fleet reports its status: ignored (a removed board must rejoin with a new state directory)');
+      }
+      return;
+    }
     this.#heartbeats.set(msg.node, now);
-    const node = structuredClone(msg.object) as Node;
-    node.metadata.name = msg.node;
-    delete node.metadata.namespace;
+    this.#latest.set(msg.node, msg.object);
     const prev = store.get<Node>('Node', undefined, msg.node);
-    node.metadata.uid = prev?.metadata.uid ?? node.metadata.uid ?? this.ctx.random.uuid();
-    node.metadata.creationTimestamp = prev?.metadata.creationTimestamp ?? rfc3339(now);
-    const labels = { ...(node.metadata.labels ?? {}) };
-    if (msg.node === this.opts.leaderNode) labels[LEADER_ROLE_LABEL] = '';
-    else delete labels[LEADER_ROLE_LABEL];
-    node.metadata.labels = labels;
-    store.putMemory(node);
+    const meta = this.#wantedMeta(msg.node, msg.object, prev);
+    if (!prev || !sameMeta(prev, meta)) {
+      void this.#register(msg.node);
+      return;
+    }
+    store.setNodeStatus(msg.node, msg.object.status ?? {}, prev.metadata.uid);
     this.#enqueue?.(msg.node);
+  }
+
+  /**
+   * Labels and spec the Node object should have: at registration what the agent reports (its
+   * config labels and taints); afterwards the user owns labels, taints and unschedulable
+   * (`pifleet label`, `cordon`), and only the well-known labels the agent knows best
+   * (kubernetes.io/hostname, arch, os, the board model) and the leader role follow the reports.
+   */
+  #wantedMeta(name: string, reported: Node, prev: Node | undefined): { labels: Record<string, string>; spec: Node['spec'] } {
+    const rl = (reported.metadata.labels ?? {}) as Record<string, string>;
+    let labels: Record<string, string>;
+    if (!prev) labels = { ...rl };
+    else {
+      labels = { ...((prev.metadata.labels ?? {}) as Record<string, string>) };
+      for (const k of Object.keys(labels)) if (isAgentLabel(k) && !(k in rl)) delete labels[k];
+      for (const [k, v] of Object.entries(rl)) if (isAgentLabel(k)) labels[k] = v;
+    }
+    if (name === this.opts.leaderNode) labels[LEADER_ROLE_LABEL] = '';
+    else delete labels[LEADER_ROLE_LABEL];
+    const spec = prev ? prev.spec : (reported.spec?.taints?.length ? { taints: reported.spec.taints } : {});
+    return { labels, spec };
+  }
+
+  /** Create or update the persisted Node object, then record the status (one at a time per node). */
+  #register(name: string): Promise<void> {
+    const running = this.#registering.get(name);
+    if (running) { this.#again.add(name); return running; }
+    const run = (async () => {
+      for (let i = 0; i < 5; i++) {
+        this.#again.delete(name);
+        const reported = this.#latest.get(name);
+        if (!reported) return;
+        const { store } = this.ctx;
+        const prev = store.get<Node>('Node', undefined, name);
+        const meta = this.#wantedMeta(name, reported, prev);
+        try {
+          if (!prev) {
+            await store.commit([{ type: 'create', obj: { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: meta.labels }, spec: meta.spec ?? {} } as Node }]);
+            this.ctx.events.record({ kind: 'Node', name }, 'Normal', 'RegisteredNode', `Node ${name} event: Registered Node ${name} in Controller`);
+          } else if (!sameMeta(prev, meta)) {
+            const next = structuredClone(prev) as Node;
+            delete next.status;
+            next.metadata.labels = meta.labels;
+            await store.commit([{ type: 'update', obj: next }]);
+          }
+        } catch (err) {
+          if (!(err instanceof StoreError)) {
+            this.ctx.logger.warn({ node: name, err: (err as Error).message }, 'cannot register the node yet');
+            return;
+          }
+        }
+        const now = store.get<Node>('Node', undefined, name);
+        if (now) store.setNodeStatus(name, this.#latest.get(name)?.status ?? {}, now.metadata.uid);
+        this.#enqueue?.(name);
+        if (!this.#again.has(name)) return;
+      }
+    })().finally(() => this.#registering.delete(name));
+    this.#registering.set(name, run);
+    return run;
   }
 
   onNodePods(msg: NodePodsMessage): void {
@@ -103,6 +198,38 @@ export class NodeRegistry implements Controller {
       if (p.status && typeof p.status === 'object') this.ctx.store.setPodStatus(p.namespace ?? 'default', p.name, p.status, p.uid);
     }
     this.#reports.set(msg.node, { receivedAt: this.ctx.clock.now(), seq: msg.seq ?? 0, uids });
+    const orphans = Array.isArray(msg.orphans)
+      ? msg.orphans.filter((o): o is OrphanPod => Boolean(o && typeof o.uid === 'string' && typeof o.name === 'string' && typeof o.namespace === 'string')).slice(0, 1000)
+      : [];
+    if (orphans.length) this.#orphans.set(msg.node, orphans);
+    else this.#orphans.delete(msg.node);
+    const lineage = this.ctx.store.lineage;
+    if (orphans.some((o) => o.reason === 'NewerThanStore' && (o.lineage === undefined || o.lineage === lineage))) void this.#newLineage(msg.node);
+  }
+
+  /** Pods that run on nodes but that the desired state does not know (kept, never removed on a guess). */
+  orphans(): Array<{ node: string; orphan: OrphanPod }> {
+    const out: Array<{ node: string; orphan: OrphanPod }> = [];
+    for (const [node, list] of this.#orphans) for (const orphan of list) out.push({ node, orphan });
+    return out;
+  }
+
+  /**
+   * A node runs containers made from a newer state than the store holds: writes were lost (a
+   * shortened log). A new lineage makes those containers orphans of another history for good,
+   * so later writes cannot make them look deletable.
+   */
+  async #newLineage(node: string): Promise<void> {
+    if (this.#rotating) return;
+    this.#rotating = true;
+    try {
+      this.ctx.logger.warn({ node, lineage: this.ctx.store.lineage }, 'a node runs containers newer than the desired state (writes were lost): starting a new lineage so they are kept as orphans until pruned or deleted');
+      await this.ctx.store.commit([{ type: 'meta', key: 'lineage', value: this.ctx.random.uuid() }, { type: 'meta', key: 'prune', value: false }]);
+    } catch (err) {
+      this.ctx.logger.warn({ err: (err as Error).message }, 'cannot start a new lineage yet');
+    } finally {
+      this.#rotating = false;
+    }
   }
 
   #markUnknown(nodeName: string, reason: string, message: string, now: number): void {
@@ -118,13 +245,14 @@ export class NodeRegistry implements Controller {
     });
     if (!conditions.some((c) => c.type === 'Ready')) conditions.push({ type: 'Ready', status: 'Unknown', reason, message, lastTransitionTime: iso, lastHeartbeatTime: iso });
     if (JSON.stringify(conditions) === JSON.stringify(node.status?.conditions ?? [])) return;
-    store.putMemory({ ...node, status: { ...(node.status ?? {}), conditions } } as Node);
+    store.setNodeStatus(nodeName, { ...(node.status ?? {}), conditions }, node.metadata.uid);
     this.ctx.events.record({ kind: 'Node', name: nodeName, uid: node.metadata.uid as string }, 'Normal', 'NodeNotReady', `Node ${nodeName} status is now: NodeNotReady (${message})`);
   }
 
   // --- Controller: checks each node's heartbeat at the time it would expire ---
 
   start(queue: { add(k: string): void }): void {
+    this.#since = this.ctx.clock.now();
     this.#enqueue = (n) => queue.add(n);
   }
 
@@ -142,7 +270,11 @@ export class NodeRegistry implements Controller {
 
   async reconcile(nodeName: string): Promise<ReconcileResult> {
     const now = this.ctx.clock.now();
-    const last = this.#heartbeats.get(nodeName) ?? 0;
+    // a node this leader has not heard from yet gets one grace period from the election
+    const reported = this.#heartbeats.get(nodeName) ?? this.#since;
+    const contactMs = reported === 0 ? undefined : this.opts.contact?.(nodeName);
+    // a node that went offline (last will) stays so until it reports again
+    const last = contactMs !== undefined ? Math.max(reported, now - contactMs) : reported;
     const graceMs = this.opts.graceSeconds * 1000;
     let heartbeatDue: number | undefined;
     if (last === 0 || now - last >= graceMs) {

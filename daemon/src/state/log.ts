@@ -19,6 +19,7 @@
 import { constants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../lib/clock.js';
+import { writeFileAtomic } from '../lib/atomic-write.js';
 import type { Logger } from '../lib/logger.js';
 import { decodeSnapshot, encodeEntries, encodeSnapshot, parseLog, type Entry, type Snapshot } from './log-format.js';
 
@@ -328,14 +329,10 @@ export class DiskLog {
 
   async #writeSnapshotFile(snap: Snapshot): Promise<void> {
     const path = join(this.dir, SNAPSHOT_FILE);
-    const tmp = `${path}.tmp`;
     const body = encodeSnapshot(snap);
     try {
-      await writeDurably(tmp, body);
-      await fsp.rename(tmp, path);
-      await syncDir(this.dir);
+      await writeFileAtomic(path, body, 0o600);
     } catch (err) {
-      await fsp.rm(tmp, { force: true }).catch(() => undefined);
       throw new StoreIOError('writing a snapshot of the desired state to', path, err);
     }
     this.#bytesWritten += Buffer.byteLength(body);
@@ -354,13 +351,9 @@ export class DiskLog {
       this.#size = 0;
       return;
     }
-    const tmp = `${this.path}.tmp`;
     try {
-      await writeDurably(tmp, content);
-      await fsp.rename(tmp, this.path);
-      await syncDir(this.dir);
+      await writeFileAtomic(this.path, content, 0o600);
     } catch (err) {
-      await fsp.rm(tmp, { force: true }).catch(() => undefined);
       throw new StoreIOError('compacting the desired-state log', this.path, err);
     }
     this.#bytesWritten += content.length;
@@ -378,21 +371,6 @@ export class DiskLog {
   async close(): Promise<void> {
     await this.#fh.close().catch(() => undefined);
   }
-}
-
-async function writeDurably(path: string, body: string | Buffer): Promise<void> {
-  const fh = await fsp.open(path, 'w', 0o600);
-  try {
-    await fh.writeFile(body);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-export async function syncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, 'r');
-  try { await fh.sync(); } finally { await fh.close(); }
 }
 
 /** The snapshot in a state directory; a damaged one refuses to load (snapshots are renamed into place complete). */

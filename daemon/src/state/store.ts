@@ -39,7 +39,7 @@ export type Mutation =
   | { type: 'create'; obj: KObject }
   /** Replace metadata and spec (status kept); generation rises when anything but metadata/status changed. */
   | { type: 'update'; obj: KObject; resourceVersion?: string }
-  /** Replace status only (persisted kinds; Pod status goes through setPodStatus). */
+  /** Replace status only (persisted kinds; Pod and Node status go through setPodStatus/setNodeStatus). */
   | { type: 'status'; kind: string; namespace?: string; name: string; status: unknown }
   /** Remove; with uid set, only that incarnation. */
   | { type: 'delete'; kind: string; namespace?: string; name: string; uid?: string }
@@ -70,7 +70,12 @@ export class StoreError extends Error {
 }
 
 /** Kinds whose objects are never written to disk. */
-const MEMORY_KINDS = new Set(['Node', 'Event']);
+const MEMORY_KINDS = new Set(['Event']);
+/**
+ * Kinds whose spec is desired state (persisted, replicated) but whose status is actual state:
+ * what the node reports, kept in memory only and rebuilt from fresh reports after a failover.
+ */
+const STATUS_IN_MEMORY = new Set(['Pod', 'Node']);
 
 export interface StoreOptions {
   dir: string;
@@ -122,6 +127,7 @@ export class Store {
   #objects = new Map<string, KObject>();
   #byKind = new Map<string, Map<string, KObject>>();
   #listeners = new Set<Listener>();
+  #metaListeners = new Set<(key: string, value: unknown) => void>();
   #revision = 0;
   #term = 0;
   #meta: Record<string, unknown> = {};
@@ -181,6 +187,19 @@ export class Store {
     return { index: this.#revision, term: this.#term, objects, meta: { ...this.#meta } };
   }
 
+  /**
+   * Nothing but what a new fleet makes by itself: no object but the default Namespace and Node
+   * registrations (a board whose store is pristine may give it up to join another fleet).
+   */
+  isPristine(): boolean {
+    for (const o of this.#objects.values()) {
+      if (o.kind === 'Node' || o.kind === 'Event') continue;
+      if (o.kind === 'Namespace' && o.metadata.name === 'default') continue;
+      return false;
+    }
+    return true;
+  }
+
   get revision(): number { return this.#revision; }
   get term(): number { return this.#replicator?.term ?? this.#term; }
   /** A standalone store's term (the one-member fleet raises it on every start). */
@@ -224,6 +243,12 @@ export class Store {
   watch(fn: Listener): () => void {
     this.#listeners.add(fn);
     return () => { this.#listeners.delete(fn); };
+  }
+
+  /** Store-level facts changing (a new lineage, a prune request). */
+  watchMeta(fn: (key: string, value: unknown) => void): () => void {
+    this.#metaListeners.add(fn);
+    return () => { this.#metaListeners.delete(fn); };
   }
 
   /**
@@ -356,7 +381,15 @@ export class Store {
 
   /** A Pod's status as its node reports it: memory only, no revision change, watchers notified. */
   setPodStatus(namespace: string, name: string, status: unknown, uid?: string): boolean {
-    const key = objectKey('Pod', namespace, name);
+    return this.#setMemoryStatus(objectKey('Pod', namespace, name), status, uid);
+  }
+
+  /** A Node's status (conditions, capacity, addresses...): memory only, like a Pod's. */
+  setNodeStatus(name: string, status: unknown, uid?: string): boolean {
+    return this.#setMemoryStatus(objectKey('Node', undefined, name), status, uid);
+  }
+
+  #setMemoryStatus(key: string, status: unknown, uid?: string): boolean {
     const cur = this.#objects.get(key);
     if (!cur || (uid && cur.metadata.uid !== uid)) return false;
     if (deepEqual(cur.status, status)) return false;
@@ -373,6 +406,7 @@ export class Store {
   apply(e: Entry): void {
     if (e.index !== this.#revision + 1) throw new Error(`store apply out of order: entry ${e.index} after revision ${this.#revision}`);
     const staged = new Map<string, KObject | undefined>();
+    const metaChanged: string[] = [];
     const rv = String(e.index);
     for (const op of (e.type === undefined || e.type === 'ops') ? e.ops ?? [] : []) {
       if (op.op === 'put') {
@@ -383,10 +417,16 @@ export class Store {
         staged.set(op.key, undefined);
       } else if (op.op === 'meta') {
         this.#meta = { ...this.#meta, [op.key]: op.value };
+        metaChanged.push(op.key);
       }
     }
     this.#term = Math.max(this.#term, e.term);
     this.#applyStaged(staged, e.index, true, true);
+    for (const k of metaChanged) {
+      for (const l of this.#metaListeners) {
+        try { l(k, this.#meta[k]); } catch (err) { this.opts.logger.error({ err }, 'store meta watcher failed'); }
+      }
+    }
   }
 
   #applyStaged(staged: Map<string, KObject | undefined>, revision: number, bump: boolean, notify: boolean): void {
@@ -397,7 +437,7 @@ export class Store {
       if (obj) {
         // Pod status is actual state: a spec change does not wipe what the node reported.
         let next = obj;
-        if (obj.kind === 'Pod' && old && old.metadata.uid === obj.metadata.uid && old.status !== undefined && obj.status === undefined) {
+        if (STATUS_IN_MEMORY.has(obj.kind) && old && old.metadata.uid === obj.metadata.uid && old.status !== undefined && obj.status === undefined) {
           next = { ...obj, status: old.status } as KObject;
         }
         const frozen = deepFreeze(next);
@@ -438,7 +478,7 @@ export class Store {
 
   /** The form that reaches the disk: no Pod status, Secret data sealed. */
   #encode(obj: KObject): Record<string, unknown> {
-    if (obj.kind === 'Pod' && obj.status !== undefined) {
+    if (STATUS_IN_MEMORY.has(obj.kind) && obj.status !== undefined) {
       const { status: _s, ...rest } = obj;
       return rest;
     }
@@ -519,4 +559,47 @@ export class LocalReplicator implements Replicator {
 /** True when the object's kind is namespaced (per the kinds table). */
 export function isNamespaced(kind: string): boolean {
   return kindInfo(kind)?.namespaced ?? true;
+}
+
+/** What the leader's controllers and API server see of the store: reads, and writes of one term. */
+export interface StoreView {
+  readonly revision: number;
+  readonly term: number;
+  readonly lineage: string | undefined;
+  meta(key: string): unknown;
+  get<T extends KObject = KObject>(kind: string, namespace: string | undefined, name: string): T | undefined;
+  getByKey<T extends KObject = KObject>(key: string): T | undefined;
+  list<T extends KObject = KObject>(kind: string, namespace?: string): T[];
+  dependents(uid: string): KObject[];
+  watch(fn: (ev: WatchEvent) => void): () => void;
+  watchMeta(fn: (key: string, value: unknown) => void): () => void;
+  commit(mutations: Mutation[], opts?: CommitOptions): Promise<Array<KObject | undefined>>;
+  putMemory(obj: KObject): KObject;
+  deleteMemory(kind: string, namespace: string | undefined, name: string): void;
+  setPodStatus(namespace: string, name: string, status: unknown, uid?: string): boolean;
+  setNodeStatus(name: string, status: unknown, uid?: string): boolean;
+}
+
+/**
+ * The store as the leader of `term` may use it: every write carries that term, so a controller
+ * still running after its leader was deposed (or re-elected in a later term) is refused.
+ */
+export function fencedStore(store: Store, term: number): StoreView {
+  return {
+    get revision() { return store.revision; },
+    get term() { return term; },
+    get lineage() { return store.lineage; },
+    meta: (key) => store.meta(key),
+    get: (kind, namespace, name) => store.get(kind, namespace, name),
+    getByKey: (key) => store.getByKey(key),
+    list: (kind, namespace) => store.list(kind, namespace),
+    dependents: (uid) => store.dependents(uid),
+    watch: (fn) => store.watch(fn),
+    watchMeta: (fn) => store.watchMeta(fn),
+    commit: (mutations, opts = {}) => store.commit(mutations, { ...opts, term }),
+    putMemory: (obj) => store.putMemory(obj),
+    deleteMemory: (kind, namespace, name) => store.deleteMemory(kind, namespace, name),
+    setPodStatus: (namespace, name, status, uid) => store.setPodStatus(namespace, name, status, uid),
+    setNodeStatus: (name, status, uid) => store.setNodeStatus(name, status, uid),
+  } as StoreView;
 }

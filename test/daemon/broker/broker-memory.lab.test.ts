@@ -1,4 +1,5 @@
 /**
+ * Runs in the serialized lab group: RSS and close latency are measured on a quiet machine.
  * The acceptance checks of the broker limits, measured on a process that runs only the broker
  * (fixtures/broker-child.ts, started with tsx): its RSS comes from /proc/<pid>/status (VmRSS,
  * and VmHWM for peaks, reset through /proc/<pid>/clear_refs where allowed, plus sampling every

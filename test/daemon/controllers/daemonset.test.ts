@@ -11,7 +11,7 @@ const nodesOf = (pods: Pod[]): string[] => pods.map((p) => p.spec.nodeName as st
 
 t.test('a DaemonSet runs one pod on every matching node, bound directly and labelled with its revision hash', async (t) => {
   const e = await env(t);
-  for (const n of ['a', 'b', 'c']) e.store.putMemory(node(n));
+  for (const n of ['a', 'b', 'c']) await e.putNode(node(n));
   const c = new DaemonSetController(e.ctx);
   const ds = await create(e.store, daemonSet('agent'));
   await c.reconcile(keyOf(ds));
@@ -28,9 +28,9 @@ t.test('a DaemonSet runs one pod on every matching node, bound directly and labe
 
 t.test('nodeSelector and taints decide which nodes get a pod; tolerations open tainted nodes', async (t) => {
   const e = await env(t);
-  e.store.putMemory(node('pi4', { labels: { model: 'pi4' } }));
-  e.store.putMemory(node('pi3', { labels: { model: 'pi3' } }));
-  e.store.putMemory(node('gw', { labels: { model: 'pi4' }, taints: [{ key: 'gateway', effect: 'NoSchedule' }] }));
+  await e.putNode(node('pi4', { labels: { model: 'pi4' } }));
+  await e.putNode(node('pi3', { labels: { model: 'pi3' } }));
+  await e.putNode(node('gw', { labels: { model: 'pi4' }, taints: [{ key: 'gateway', effect: 'NoSchedule' }] }));
   const c = new DaemonSetController(e.ctx);
   const ds = await create(e.store, daemonSet('agent', { nodeSelector: { model: 'pi4' } }));
   await c.reconcile(keyOf(ds));
@@ -44,7 +44,7 @@ t.test('nodeSelector and taints decide which nodes get a pod; tolerations open t
 
 t.test('a node added gets a pod; a node removed or relabelled loses it', async (t) => {
   const e = await env(t);
-  e.store.putMemory(node('a', { labels: { role: 'edge' } }));
+  await e.putNode(node('a', { labels: { role: 'edge' } }));
   const c = new DaemonSetController(e.ctx);
   const ds = await create(e.store, daemonSet('agent', { nodeSelector: { role: 'edge' } }));
   const m = new ControllerManager(e.ctx, [c]);
@@ -52,10 +52,10 @@ t.test('a node added gets a pod; a node removed or relabelled loses it', async (
   m.start();
   await m.idle();
   t.same(nodesOf(podsOf(e.store, ds)), ['a']);
-  e.store.putMemory(node('b', { labels: { role: 'edge' } }));
+  await e.putNode(node('b', { labels: { role: 'edge' } }));
   await m.idle();
   t.same(nodesOf(podsOf(e.store, ds)), ['a', 'b'], 'new node picked up through the watch');
-  e.store.putMemory(node('b', { labels: { role: 'core' } }));
+  await e.putNode(node('b', { labels: { role: 'core' } }));
   await m.idle();
   t.same(nodesOf(podsOf(e.store, ds)), ['a'], 'relabelled node: its pod is terminating');
   t.same(e.store.list<Pod>('Pod').filter((p) => p.metadata.deletionTimestamp).map((p) => p.spec.nodeName), ['b']);
@@ -64,7 +64,7 @@ t.test('a node added gets a pod; a node removed or relabelled loses it', async (
   await m.idle();
   t.equal(statusOf(e).numberMisscheduled, 0);
   await finishTermination(e.store);
-  e.store.deleteMemory('Node', undefined, 'a');
+  await e.removeNode('a');
   await m.idle();
   t.same(nodesOf(podsOf(e.store, ds)), [], 'removed node: its pod goes');
   t.match(statusOf(e), { desiredNumberScheduled: 0, currentNumberScheduled: 0 });
@@ -72,19 +72,19 @@ t.test('a node added gets a pod; a node removed or relabelled loses it', async (
 
 t.test('a NoSchedule taint added later keeps the running pod (only NoExecute evicts), as Kubernetes', async (t) => {
   const e = await env(t);
-  e.store.putMemory(node('a'));
+  await e.putNode(node('a'));
   const c = new DaemonSetController(e.ctx);
   const ds = await create(e.store, daemonSet('agent'));
   await c.reconcile(keyOf(ds));
   const [p] = podsOf(e.store, ds);
-  e.store.putMemory(node('a', { taints: [{ key: 'maintenance', effect: 'NoSchedule' }] }));
+  await e.putNode(node('a', { taints: [{ key: 'maintenance', effect: 'NoSchedule' }] }));
   await c.reconcile(keyOf(ds));
   t.same(podsOf(e.store, ds).map((x) => x.metadata.uid), [p?.metadata.uid], 'NoSchedule: the pod stays');
-  e.store.putMemory(node('a', { taints: [{ key: 'maintenance', effect: 'NoExecute' }] }));
+  await e.putNode(node('a', { taints: [{ key: 'maintenance', effect: 'NoExecute' }] }));
   await c.reconcile(keyOf(ds));
   t.same(podsOf(e.store, ds), [], 'NoExecute: evicted');
   await finishTermination(e.store);
-  e.store.putMemory(node('a', { taints: [{ key: 'maintenance', effect: 'NoSchedule' }] }));
+  await e.putNode(node('a', { taints: [{ key: 'maintenance', effect: 'NoSchedule' }] }));
   await c.reconcile(keyOf(ds));
   t.same(podsOf(e.store, ds), [], 'NoSchedule: no new pod');
 });
@@ -92,7 +92,7 @@ t.test('a NoSchedule taint added later keeps the running pod (only NoExecute evi
 t.test('a rolling update replaces at most maxUnavailable pods at a time', async (t) => {
   const e = await env(t);
   const names = ['a', 'b', 'c', 'd'];
-  for (const n of names) e.store.putMemory(node(n));
+  for (const n of names) await e.putNode(node(n));
   const c = new DaemonSetController(e.ctx);
   const ds = await create(e.store, daemonSet('agent'));
   await c.reconcile(keyOf(ds));
@@ -119,7 +119,7 @@ t.test('a rolling update replaces at most maxUnavailable pods at a time', async 
 
 t.test('maxUnavailable 2 replaces two at a time, and a finished daemon pod is replaced', async (t) => {
   const e = await env(t);
-  for (const n of ['a', 'b', 'c', 'd']) e.store.putMemory(node(n));
+  for (const n of ['a', 'b', 'c', 'd']) await e.putNode(node(n));
   const c = new DaemonSetController(e.ctx);
   const ds = await create(e.store, daemonSet('agent', { maxUnavailable: 2 }));
   await c.reconcile(keyOf(ds));
@@ -138,7 +138,7 @@ t.test('maxUnavailable 2 replaces two at a time, and a finished daemon pod is re
 
 t.test('duplicate pods on one node are reduced to one, keeping the ready one', async (t) => {
   const e = await env(t);
-  e.store.putMemory(node('a'));
+  await e.putNode(node('a'));
   const c = new DaemonSetController(e.ctx);
   const ds = await create(e.store, daemonSet('agent'));
   await c.reconcile(keyOf(ds));

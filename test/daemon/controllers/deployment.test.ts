@@ -14,12 +14,12 @@ const statusOf = (e: Env, name = 'web'): DStatus => get<Deployment>(e.store, 'De
 const cond = (e: Env, type: string, name = 'web'): Cond | undefined => statusOf(e, name)?.conditions?.find((c) => c.type === type);
 const rsSize = (rs: ReplicaSet): number => rs.spec.replicas ?? 0;
 
-function setup(e: Env) {
-  for (const n of ['n1', 'n2', 'n3']) e.store.putMemory(node(n));
+async function setup(e: Env) {
+  for (const n of ['n1', 'n2', 'n3']) await e.putNode(node(n));
   return { dc: new DeploymentController(e.ctx), rsc: new ReplicaSetController(e.ctx), sched: new SchedulingController(e.ctx) };
 }
 
-type Ctl = ReturnType<typeof setup>;
+type Ctl = Awaited<ReturnType<typeof setup>>;
 
 /** Pods of the deployment (through its ReplicaSets). */
 function podsOfDeployment(e: Env, d: Deployment, opts: { includeTerminating?: boolean } = {}): Pod[] {
@@ -82,7 +82,7 @@ async function converge(t: Test, e: Env, c: Ctl, d: Deployment, opts: RoundOpts 
 
 t.test('a new Deployment gets a ReplicaSet named by its pod-template-hash, revision 1, and becomes available', async (t) => {
   const e = await env(t);
-  const c = setup(e);
+  const c = await setup(e);
   const d = await create(e.store, deployment('web', 3));
   await c.dc.reconcile(keyOf(d));
   const [rs, ...more] = rsOf(e.store, d);
@@ -112,7 +112,7 @@ t.test('a new Deployment gets a ReplicaSet named by its pod-template-hash, revis
 for (const [surge, unavail, label, staleTwice] of [[1, 1, '1/1', false], [0, 1, '0/1', false], [2, 0, '2/0', false], ['25%', '25%', '25%/25%', false], [1, 0, '1/0', false], [1, 1, '1/1', true], [0, 2, '0/2', true], [2, 1, '2/1', true]] as const) {
   t.test(`a rolling update (maxSurge ${label.split('/')[0]}, maxUnavailable ${label.split('/')[1]}${staleTwice ? ', Deployment racing ahead of stale ReplicaSet status' : ''}) never exceeds the surge nor drops below the minimum available`, async (t) => {
     const e = await env(t);
-    const c = setup(e);
+    const c = await setup(e);
     const R = 4;
     const S = typeof surge === 'number' ? surge : 1; // 25% of 4
     const U = typeof unavail === 'number' ? unavail : 1;
@@ -162,7 +162,7 @@ for (const [surge, unavail, label, staleTwice] of [[1, 1, '1/1', false], [0, 1, 
 
 t.test('Recreate scales the old ReplicaSet to 0 and waits until its pods are gone before scaling the new one up', async (t) => {
   const e = await env(t);
-  const c = setup(e);
+  const c = await setup(e);
   const d = await create(e.store, deployment('web', 3, { type: 'Recreate' }));
   await converge(t, e, c, d);
   const oldHash = hashOfTemplate(d.spec.template);
@@ -193,7 +193,7 @@ t.test('Recreate scales the old ReplicaSet to 0 and waits until its pods are gon
 
 t.test('a paused Deployment does not roll out a new template until resumed', async (t) => {
   const e = await env(t);
-  const c = setup(e);
+  const c = await setup(e);
   const d = await create(e.store, deployment('web', 2));
   await converge(t, e, c, d);
   await update(e.store, d, (o) => { o.spec.paused = true; o.spec.template.spec!.containers[0]!.image = 'busybox:2'; });
@@ -215,7 +215,7 @@ t.test('a paused Deployment does not roll out a new template until resumed', asy
 
 t.test('old ReplicaSets beyond revisionHistoryLimit are deleted, oldest revision first', async (t) => {
   const e = await env(t);
-  const c = setup(e);
+  const c = await setup(e);
   const d = await create(e.store, deployment('web', 1, { revisionHistoryLimit: 2 }));
   await converge(t, e, c, d);
   const hashes = [hashOfTemplate(d.spec.template)];
@@ -232,7 +232,7 @@ t.test('old ReplicaSets beyond revisionHistoryLimit are deleted, oldest revision
 
 t.test('applying an old template again rolls back to its ReplicaSet, which gets the next revision', async (t) => {
   const e = await env(t);
-  const c = setup(e);
+  const c = await setup(e);
   const d = await create(e.store, deployment('web', 2));
   await converge(t, e, c, d);
   const v1 = rsOf(e.store, d)[0] as ReplicaSet;
@@ -254,7 +254,7 @@ t.test('applying an old template again rolls back to its ReplicaSet, which gets 
 
 t.test('scaling a settled Deployment up and down resizes its ReplicaSet', async (t) => {
   const e = await env(t);
-  const c = setup(e);
+  const c = await setup(e);
   const d = await create(e.store, deployment('web', 2));
   await converge(t, e, c, d);
   await update(e.store, d, (o) => { o.spec.replicas = 5; });
@@ -269,7 +269,7 @@ t.test('scaling a settled Deployment up and down resizes its ReplicaSet', async 
 
 t.test('a rollout that makes no progress for progressDeadlineSeconds is reported ProgressDeadlineExceeded', async (t) => {
   const e = await env(t);
-  const c = setup(e);
+  const c = await setup(e);
   const d = await create(e.store, deployment('web', 2, { progressDeadlineSeconds: 60 }));
   await converge(t, e, c, d);
   await update(e.store, d, (o) => { o.spec.template.spec!.containers[0]!.image = 'busybox:broken'; });
@@ -297,7 +297,7 @@ t.test('a rollout that makes no progress for progressDeadlineSeconds is reported
 
 t.test('Available is False while fewer than replicas - maxUnavailable pods are available', async (t) => {
   const e = await env(t);
-  const c = setup(e);
+  const c = await setup(e);
   const d = await create(e.store, deployment('web', 4, { maxUnavailable: 1 }));
   await converge(t, e, c, d, { readyPerRound: 0 });
   t.match(cond(e, 'Available'), { status: 'False', reason: 'MinimumReplicasUnavailable' });
@@ -310,7 +310,7 @@ t.test('Available is False while fewer than replicas - maxUnavailable pods are a
 
 t.test('driven by the manager with a fake clock, a Deployment rolls out end to end', async (t) => {
   const e = await env(t);
-  for (const n of ['n1', 'n2']) e.store.putMemory(node(n));
+  for (const n of ['n1', 'n2']) await e.putNode(node(n));
   const m = new ControllerManager(e.ctx, [new DeploymentController(e.ctx), new ReplicaSetController(e.ctx), new SchedulingController(e.ctx)]);
   t.teardown(() => m.stop());
   m.start();
@@ -331,7 +331,7 @@ t.test('driven by the manager with a fake clock, a Deployment rolls out end to e
 
 t.test('the Deployment reconciler reaches a fixed point: a settled Deployment writes nothing', async (t) => {
   const e = await env(t);
-  const c = setup(e);
+  const c = await setup(e);
   const d = await create(e.store, deployment('web', 2));
   await converge(t, e, c, d);
   const rev = e.store.revision;
@@ -342,7 +342,7 @@ t.test('the Deployment reconciler reaches a fixed point: a settled Deployment wr
 
 t.test('a Deployment re-created after an orphaning delete adopts its old ReplicaSet and pods instead of failing on the name', async (t) => {
   const e = await env(t);
-  const c = setup(e);
+  const c = await setup(e);
   const d = await create(e.store, deployment('web', 2));
   await converge(t, e, c, d);
   const [rs] = rsOf(e.store, d);
@@ -363,7 +363,7 @@ t.test('a Deployment re-created after an orphaning delete adopts its old Replica
 
 t.test('a ReplicaSet name taken by something else raises collisionCount and the Deployment uses a new hash', async (t) => {
   const e = await env(t);
-  const c = setup(e);
+  const c = await setup(e);
   const d = deployment('web', 1);
   const hash0 = hashOfTemplate(d.spec.template);
   const squatter = replicaSetNamed(`web-${hash0}`);
@@ -381,7 +381,7 @@ t.test('a ReplicaSet name taken by something else raises collisionCount and the 
 
 t.test('a template change in the middle of a rollout rolls on to the newest template within the same bounds', async (t) => {
   const e = await env(t);
-  const c = setup(e);
+  const c = await setup(e);
   const R = 4;
   const d = await create(e.store, deployment('web', R, { maxSurge: 1, maxUnavailable: 1 }));
   await converge(t, e, c, d);
@@ -416,7 +416,7 @@ function replicaSetNamed(name: string): ReplicaSet {
 
 t.test('history is cleaned only once the rollout is complete, so an unfinished rollout can still go back', async (t) => {
   const e = await env(t);
-  const c = setup(e);
+  const c = await setup(e);
   const d = await create(e.store, deployment('web', 2, { type: 'Recreate', revisionHistoryLimit: 0 }));
   await converge(t, e, c, d);
   await update(e.store, d, (o) => { o.spec.template.spec!.containers[0]!.image = 'busybox:2'; });

@@ -28,6 +28,9 @@ export interface Env {
   ctx: ControllerContext;
   recorder: ReturnType<typeof createMemoryRecorder>;
   dir: string;
+  /** Register a Node (or change its labels/spec) and set its status, as the node registry does. */
+  putNode(n: Node): Promise<void>;
+  removeNode(name: string): Promise<void>;
 }
 
 export async function env(t: Test, seed = 42): Promise<Env> {
@@ -41,7 +44,18 @@ export async function env(t: Test, seed = 42): Promise<Env> {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { store, clock, recorder, dir, ctx: { store, clock, random, logger, events: recorder } };
+  const putNode = async (n: Node): Promise<void> => {
+    const { status, ...spec } = structuredClone(n);
+    const prev = store.get<Node>('Node', undefined, n.metadata.name);
+    const obj = { ...spec, metadata: { ...spec.metadata } } as Node;
+    if (prev) await store.commit([{ type: 'update', obj }]);
+    else await store.commit([{ type: 'create', obj }]);
+    if (status) store.setNodeStatus(n.metadata.name, status);
+  };
+  const removeNode = async (name: string): Promise<void> => {
+    await store.commit([{ type: 'delete', kind: 'Node', name }]);
+  };
+  return { store, clock, recorder, dir, putNode, removeNode, ctx: { store, clock, random, logger, events: recorder } };
 }
 
 export interface NodeOpts {

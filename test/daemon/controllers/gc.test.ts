@@ -23,7 +23,7 @@ const cm = (name: string, ns = 'default', owners: KObject[] = []): KObject => ({
 
 t.test('deleting a Deployment cascades (background) to its ReplicaSets and their pods', async (t) => {
   const e = await env(t);
-  e.store.putMemory(node('n1'));
+  await e.putNode(node('n1'));
   const m = manager(e);
   t.teardown(() => m.stop());
   m.start();
@@ -112,20 +112,20 @@ t.test('an object created with an owner that is already gone is collected, also 
 
 t.test('a cluster-scoped owner (a Node) counts as present', async (t) => {
   const e = await env(t);
-  e.store.putMemory(node('n1'));
+  await e.putNode(node('n1'));
   const gc = new GarbageCollector(e.ctx);
   const n = get(e.store, 'Node', 'n1');
   const o = await create(e.store, cm('per-node', 'default', [n]));
   await gc.reconcile(keyOf(o));
   t.ok(e.store.get('ConfigMap', 'default', 'per-node'));
-  e.store.deleteMemory('Node', undefined, 'n1');
+  await e.removeNode('n1');
   await gc.reconcile(keyOf(o));
   t.equal(e.store.get('ConfigMap', 'default', 'per-node'), undefined);
 });
 
 t.test('deleting a namespace removes everything in it, waits for its pods to stop, then removes the namespace', async (t) => {
   const e = await env(t);
-  e.store.putMemory(node('n1'));
+  await e.putNode(node('n1'));
   const m = manager(e);
   t.teardown(() => m.stop());
   m.start();

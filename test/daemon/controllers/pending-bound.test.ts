@@ -127,7 +127,7 @@ t.test('a failing batch stops the slow start, keeps the batches before it, and s
 
 t.test('a Deployment at the replica ceiling on a one-node fleet binds at most 110 pods and keeps the Pending pods bounded', async (t) => {
   const e = await env(t);
-  e.store.putMemory(node('n1'));
+  await e.putNode(node('n1'));
   const m = new ControllerManager(e.ctx, [new DeploymentController(e.ctx), new ReplicaSetController(e.ctx), new SchedulingController(e.ctx)]);
   t.teardown(() => m.stop());
   const counts = watchCounts(e);
@@ -160,7 +160,7 @@ t.test('a Deployment at the replica ceiling on a one-node fleet binds at most 11
 
 t.test('room on the node is refilled from the Pending pods, and the Pending pods are topped up, never past the bound', async (t) => {
   const e = await env(t);
-  e.store.putMemory(node('n1', { pods: '20' }));
+  await e.putNode(node('n1', { pods: '20' }));
   const m = new ControllerManager(e.ctx, [new ReplicaSetController(e.ctx), new SchedulingController(e.ctx)]);
   t.teardown(() => m.stop());
   const counts = watchCounts(e);
@@ -171,7 +171,7 @@ t.test('room on the node is refilled from the Pending pods, and the Pending pods
   t.equal(podsOf(e.store, rs).filter((p) => p.spec.nodeName).length, 20);
   t.equal(podsOf(e.store, rs).filter((p) => !p.spec.nodeName).length, 110);
   // a bigger node joins: the waiting pods are bound and more are created, still at most 110 waiting
-  e.store.putMemory(node('n2', { pods: '100' }));
+  await e.putNode(node('n2', { pods: '100' }));
   await settle(e, m);
   t.equal(podsOf(e.store, rs).filter((p) => p.spec.nodeName).length, 120);
   t.equal(podsOf(e.store, rs).filter((p) => !p.spec.nodeName).length, 110);
@@ -187,7 +187,7 @@ t.test('room on the node is refilled from the Pending pods, and the Pending pods
 
 t.test('a ReplicaSet whose pods fit no node stops at 110 Pending pods and says why', async (t) => {
   const e = await env(t);
-  e.store.putMemory(node('n1', { taints: [{ key: 'dedicated', value: 'sensors', effect: 'NoSchedule' }] }));
+  await e.putNode(node('n1', { taints: [{ key: 'dedicated', value: 'sensors', effect: 'NoSchedule' }] }));
   const m = new ControllerManager(e.ctx, [new ReplicaSetController(e.ctx), new SchedulingController(e.ctx)]);
   t.teardown(() => m.stop());
   m.start();
@@ -199,7 +199,7 @@ t.test('a ReplicaSet whose pods fit no node stops at 110 Pending pods and says w
 
 t.test('a Job at the parallelism ceiling on a one-node fleet runs at most 110 pods and keeps the Pending pods bounded', async (t) => {
   const e = await env(t);
-  e.store.putMemory(node('n1'));
+  await e.putNode(node('n1'));
   const m = new ControllerManager(e.ctx, [new JobController(e.ctx, { backoffBaseMs: 10_000, backoffMaxMs: 360_000 }), new SchedulingController(e.ctx)]);
   t.teardown(() => m.stop());
   const counts = watchCounts(e);

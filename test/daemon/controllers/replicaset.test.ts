@@ -151,8 +151,8 @@ t.test('label selectors: matchLabels, matchExpressions, and an empty selector se
 
 t.test('driven by the manager, a ReplicaSet converges with scheduling and heals a deleted pod', async (t) => {
   const e = await env(t);
-  e.store.putMemory(node('n1'));
-  e.store.putMemory(node('n2'));
+  await e.putNode(node('n1'));
+  await e.putNode(node('n2'));
   const m = new ControllerManager(e.ctx, [new ReplicaSetController(e.ctx), new SchedulingController(e.ctx)]);
   t.teardown(() => m.stop());
   m.start();

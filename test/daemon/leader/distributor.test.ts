@@ -26,8 +26,8 @@ t.test('each node is sent its own pods (without status) and the ConfigMaps and S
   const e = await env(t);
   const s = setup(e);
   t.teardown(() => s.m.stop());
-  e.store.putMemory(node('a'));
-  e.store.putMemory(node('b'));
+  await e.putNode(node('a'));
+  await e.putNode(node('b'));
   await create(e.store, cm('settings', { k: 'v' }));
   await create(e.store, cm('unused', { k: 'v' }));
   await create(e.store, secret('creds'));
@@ -52,8 +52,8 @@ t.test('a node is sent a new message only when its content changes, not on statu
   const e = await env(t);
   const s = setup(e);
   t.teardown(() => s.m.stop());
-  e.store.putMemory(node('a'));
-  e.store.putMemory(node('b'));
+  await e.putNode(node('a'));
+  await e.putNode(node('b'));
   await create(e.store, cm('settings', { k: 'v1' }));
   await create(e.store, secret('creds'));
   s.m.start();
@@ -91,7 +91,7 @@ t.test('reset() makes the next reconcile publish again (a new broker has no reta
   const e = await env(t);
   const s = setup(e);
   t.teardown(() => s.m.stop());
-  e.store.putMemory(node('a'));
+  await e.putNode(node('a'));
   s.m.start();
   await s.m.idle();
   t.equal(s.count('a'), 1, 'a new node gets its (empty) desired state');

@@ -16,6 +16,12 @@ function status(e: Env, name: string, extra: Partial<Node> = {}): NodeStatusMess
 
 const readyOf = (e: Env, name: string): string | undefined => get<Node>(e.store, 'Node', name).status?.conditions?.find((c) => c.type === 'Ready')?.status;
 
+/** A node's status message, and whatever registration it causes written. */
+async function report(reg: NodeRegistry, msg: NodeStatusMessage): Promise<void> {
+  reg.onNodeStatus(msg);
+  await reg.settled();
+}
+
 function registry(e: Env) {
   const reg = new NodeRegistry(e.ctx, { leaderNode: 'leader', graceSeconds: GRACE });
   const m = new ControllerManager(e.ctx, [reg]);
@@ -23,14 +29,15 @@ function registry(e: Env) {
   return { reg, m };
 }
 
-t.test('a node status report becomes a memory-only Node with a stable uid and the leader role label on the leader', async (t) => {
+t.test('a node\'s first report registers a persisted Node with the leader role label on the leader; later reports change only its status, in memory', async (t) => {
   const e = await env(t);
   const { reg, m } = registry(e);
   t.teardown(() => m.stop());
-  const rev = e.store.revision;
-  reg.onNodeStatus(status(e, 'leader'));
-  reg.onNodeStatus(status(e, 'pi-2'));
+  await report(reg, status(e, 'leader'));
+  await report(reg, status(e, 'pi-2'));
   await m.idle();
+  const rev = e.store.revision;
+  t.equal(rev, 2, 'one write per registration');
   const leader = get<Node>(e.store, 'Node', 'leader');
   const pi2 = get<Node>(e.store, 'Node', 'pi-2');
   t.equal(leader.metadata.labels?.[LEADER_ROLE_LABEL], '');
@@ -38,12 +45,12 @@ t.test('a node status report becomes a memory-only Node with a stable uid and th
   t.equal(readyOf(e, 'pi-2'), 'True');
   const uid = pi2.metadata.uid;
   e.clock.advance(10_000);
-  reg.onNodeStatus(status(e, 'pi-2'));
+  await report(reg, status(e, 'pi-2'));
   t.equal(get<Node>(e.store, 'Node', 'pi-2').metadata.uid, uid, 'uid and creation time kept across reports');
   t.equal(get<Node>(e.store, 'Node', 'pi-2').metadata.creationTimestamp, pi2.metadata.creationTimestamp);
-  t.equal(e.store.revision, rev, 'nothing written to the desired-state log');
-  reg.onNodeStatus({ node: 'bad', online: true, heartbeat: 0 } as NodeStatusMessage);
-  reg.onNodeStatus(null as unknown as NodeStatusMessage);
+  t.equal(e.store.revision, rev, 'nothing written to the desired-state log by later reports');
+  await report(reg, { node: 'bad', online: true, heartbeat: 0 } as NodeStatusMessage);
+  await report(reg, null as unknown as NodeStatusMessage);
   t.equal(e.store.get('Node', undefined, 'bad'), undefined, 'malformed reports are ignored');
 });
 
@@ -53,17 +60,17 @@ t.test('a node whose heartbeats stop is marked Ready=Unknown after the grace per
   t.teardown(() => m.stop());
   const withPressure = status(e, 'pi-2');
   withPressure.object!.status!.conditions!.push({ type: 'MemoryPressure', status: 'False', reason: 'ok', message: '' }, { type: 'CustomThing', status: 'False' });
-  reg.onNodeStatus(withPressure);
+  await report(reg, withPressure);
   await m.idle();
   e.clock.advance(30_000);
   await m.idle();
   t.equal(readyOf(e, 'pi-2'), 'True');
-  reg.onNodeStatus(status(e, 'pi-2')); // a heartbeat at 30 s moves the deadline
+  await report(reg, status(e, 'pi-2')); // a heartbeat at 30 s moves the deadline
   await m.idle();
   e.clock.advance(39_000);
   await m.idle();
   t.equal(readyOf(e, 'pi-2'), 'True', '39 s after the last heartbeat');
-  reg.onNodeStatus(withPressure);
+  await report(reg, withPressure);
   await m.idle();
   e.clock.advance(GRACE * 1000 + 10);
   await m.idle();
@@ -75,7 +82,7 @@ t.test('a node whose heartbeats stop is marked Ready=Unknown after the grace per
   e.clock.advance(600_000);
   await m.idle();
   t.equal(e.recorder.events.filter((x) => x.reason === 'NodeNotReady').length, 1, 'reported once');
-  reg.onNodeStatus(status(e, 'pi-2'));
+  await report(reg, status(e, 'pi-2'));
   await m.idle();
   t.equal(readyOf(e, 'pi-2'), 'True', 'a new report brings it back');
 });
@@ -84,11 +91,11 @@ t.test('the MQTT last will marks the node Unknown at once', async (t) => {
   const e = await env(t);
   const { reg, m } = registry(e);
   t.teardown(() => m.stop());
-  reg.onNodeStatus(status(e, 'pi-3'));
+  await report(reg, status(e, 'pi-3'));
   await m.idle();
-  reg.onNodeStatus({ node: 'pi-3', online: false, heartbeat: e.clock.now() });
+  await report(reg, { node: 'pi-3', online: false, heartbeat: e.clock.now() });
   t.match(get<Node>(e.store, 'Node', 'pi-3').status?.conditions?.find((c) => c.type === 'Ready'), { status: 'Unknown', message: /last will/ });
-  reg.onNodeStatus({ node: 'never-seen', online: false, heartbeat: 0 });
+  await report(reg, { node: 'never-seen', online: false, heartbeat: 0 });
   t.equal(e.store.get('Node', undefined, 'never-seen'), undefined);
 });
 
@@ -96,8 +103,8 @@ t.test('a node without a Ready condition gets Ready=Unknown when it goes silent'
   const e = await env(t);
   const { reg, m } = registry(e);
   t.teardown(() => m.stop());
-  reg.onNodeStatus(status(e, 'bare', { status: {} }));
-  reg.onNodeStatus({ node: 'bare', online: false, heartbeat: 0 });
+  await report(reg, status(e, 'bare', { status: {} }));
+  await report(reg, { node: 'bare', online: false, heartbeat: 0 });
   t.equal(readyOf(e, 'bare'), 'Unknown');
 });
 
@@ -121,7 +128,7 @@ t.test('a terminating pod is removed once a report newer than its deletion no lo
   const e = await env(t);
   const { reg, m } = registry(e);
   t.teardown(() => m.stop());
-  reg.onNodeStatus(status(e, 'pi-2'));
+  await report(reg, status(e, 'pi-2'));
   const ptc = new PodTerminationController(e.ctx, reg);
   const p = await create(e.store, pod('p1', { nodeName: 'pi-2' }));
   const uid = p.metadata.uid as string;
@@ -168,8 +175,8 @@ t.test('pods on an unreachable node are marked not ready at once and evicted aft
   const m = new ControllerManager(e.ctx, [reg, new ReplicaSetController(e.ctx), new SchedulingController(e.ctx)]);
   t.teardown(() => m.stop());
   m.start();
-  reg.onNodeStatus(status(e, 'pi-1'));
-  reg.onNodeStatus(status(e, 'pi-2'));
+  await report(reg, status(e, 'pi-1'));
+  await report(reg, status(e, 'pi-2'));
   const rs = await create(e.store, replicaSet('web', 2));
   await m.idle();
   for (const p of podsOf(e.store, rs)) e.store.setPodStatus('default', p.metadata.name, runningStatus(e.clock.now()), p.metadata.uid);
@@ -180,7 +187,7 @@ t.test('pods on an unreachable node are marked not ready at once and evicted aft
   const beat = async (ms: number): Promise<void> => {
     for (let left = ms; left > 0; left -= 10_000) {
       e.clock.advance(Math.min(10_000, left));
-      reg.onNodeStatus(status(e, 'pi-1'));
+      await report(reg, status(e, 'pi-1'));
       await m.idle();
     }
   };
@@ -203,7 +210,7 @@ t.test('pods on an unreachable node are marked not ready at once and evicted aft
 t.test('eviction honours NoExecute tolerations and never touches DaemonSet pods', async (t) => {
   const e = await env(t);
   const reg = new NodeRegistry(e.ctx, { leaderNode: 'leader', graceSeconds: GRACE, podEvictionSeconds: 30 });
-  reg.onNodeStatus(status(e, 'pi-2'));
+  await report(reg, status(e, 'pi-2'));
   const tol = (name: string, tolerations: Array<Record<string, unknown>>): Pod => ({ ...pod(name, { nodeName: 'pi-2' }), spec: { ...pod(name, { nodeName: 'pi-2' }).spec, tolerations } } as Pod);
   await create(e.store, pod('plain', { nodeName: 'pi-2' }));
   await create(e.store, tol('short', [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 5 }]));
@@ -212,7 +219,7 @@ t.test('eviction honours NoExecute tolerations and never touches DaemonSet pods'
   const ds = { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace: 'default', uid: 'ds-uid' } };
   await create(e.store, pod('daemon', { nodeName: 'pi-2', owner: ds as never }));
   const elsewhere = await create(e.store, pod('elsewhere', { nodeName: 'pi-9' }));
-  reg.onNodeStatus({ node: 'pi-2', online: false, heartbeat: 0 });
+  await report(reg, { node: 'pi-2', online: false, heartbeat: 0 });
   const evicted = (): string[] => e.store.list<Pod>('Pod').filter((p) => p.metadata.deletionTimestamp).map((p) => p.metadata.name).sort();
   let res = await reg.reconcile('pi-2');
   t.same(evicted(), []);
@@ -233,12 +240,12 @@ t.test('eviction honours NoExecute tolerations and never touches DaemonSet pods'
 t.test('a node that comes back before the eviction deadline keeps its pods', async (t) => {
   const e = await env(t);
   const reg = new NodeRegistry(e.ctx, { leaderNode: 'leader', graceSeconds: GRACE, podEvictionSeconds: 30 });
-  reg.onNodeStatus(status(e, 'pi-2'));
+  await report(reg, status(e, 'pi-2'));
   await create(e.store, pod('p', { nodeName: 'pi-2' }));
-  reg.onNodeStatus({ node: 'pi-2', online: false, heartbeat: 0 });
+  await report(reg, { node: 'pi-2', online: false, heartbeat: 0 });
   await reg.reconcile('pi-2');
   e.clock.advance(20_000);
-  reg.onNodeStatus(status(e, 'pi-2'));
+  await report(reg, status(e, 'pi-2'));
   e.clock.advance(20_000);
   const res = await reg.reconcile('pi-2');
   t.notOk(get<Pod>(e.store, 'Pod', 'p').metadata.deletionTimestamp);

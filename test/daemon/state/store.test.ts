@@ -204,16 +204,26 @@ t.test('pod status is memory only and survives spec updates', async (t) => {
   await r.close();
 });
 
-t.test('nodes and events are kept in memory only', async (t) => {
+t.test('events are kept in memory only; a Node is persisted without its status, which lives in memory', async (t) => {
   const dir = tmp(t);
   const s = await open(dir);
-  s.putMemory({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' }, status: {} });
   await s.commit([{ type: 'create', obj: { apiVersion: 'v1', kind: 'Event', metadata: { name: 'e1', namespace: 'default' } } }]);
-  t.equal(s.list('Node').length, 1);
   t.equal(s.list('Event').length, 1);
   t.equal(s.revision, 0);
   t.equal(dirBytes(dir), 0);
+  t.throws(() => s.putMemory({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } }), /actual-state kinds only/);
+  await s.commit([{ type: 'create', obj: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', labels: { a: 'b' } }, spec: {} } }]);
+  t.ok(s.setNodeStatus('n1', { conditions: [{ type: 'Ready', status: 'True' }] }));
+  t.equal(s.revision, 1, 'the status does not move the revision');
+  const labelled = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', labels: { a: 'c' } }, spec: { unschedulable: true } };
+  await s.commit([{ type: 'update', obj: labelled }]);
+  t.same(s.get('Node', undefined, 'n1')?.status, { conditions: [{ type: 'Ready', status: 'True' }] }, 'a spec change keeps the status');
   await s.close();
+  t.notOk(readFileSync(join(dir, 'log.jsonl'), 'utf8').includes('conditions'), 'no status on disk');
+  const r = await open(dir);
+  t.same(r.get('Node', undefined, 'n1')?.spec, { unschedulable: true });
+  t.equal(r.get('Node', undefined, 'n1')?.status, undefined);
+  await r.close();
 });
 
 t.test('writes from a stale term are refused', async (t) => {
