@@ -103,7 +103,10 @@ export async function startDaemon(cfg: Config, opts: { logger?: Logger; clock?: 
   const runtime = createDockerRuntime({ logger, clock, ...(cfg.docker.host ? { host: cfg.docker.host } : {}) });
   const agent = new Agent({
     runtime, clock, random, logger, events: recorder('pifleet-agent'),
-    config: { cluster: cfg.cluster, nodeName: cfg.nodeName, runtimeDir: cfg.runtimeDir, heartbeatSeconds: cfg.heartbeatSeconds, agent: cfg.agent, node: { ...cfg.node, address }, version: VERSION },
+    config: {
+      cluster: cfg.cluster, nodeName: cfg.nodeName, runtimeDir: cfg.runtimeDir, heartbeatSeconds: cfg.heartbeatSeconds, agent: cfg.agent, node: { ...cfg.node, address }, version: VERSION,
+      storeReadOnly: () => fleet.readOnly,
+    },
     publishPods: (msg) => { void bus.publish(topics.nodePods(cfg.nodeName), msg, { retain: true }).catch(() => undefined); },
     publishNode: (msg) => { void bus.publish(topics.nodeStatus(cfg.nodeName), msg, { retain: true }).catch(() => undefined); },
     publishReply: (topic, res) => { void bus.publish(topic, res).catch(() => undefined); },

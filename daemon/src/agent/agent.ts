@@ -55,6 +55,8 @@ export interface AgentConfig {
   /** Image pull backoff (default 10 s doubling to 300 s). */
   imagePullBackoffBaseSeconds?: number;
   imagePullBackoffMaxSeconds?: number;
+  /** Why this board's desired-state store refuses writes, when it does (a StoreWritable=False condition). */
+  storeReadOnly?: () => string | undefined;
 }
 
 export interface AgentOptions {
@@ -121,6 +123,7 @@ export class Agent {
       runtime, clock, logger: this.#log, events: opts.events, nodeName: cfg.nodeName, version: cfg.version,
       labels: cfg.node.labels, taints: cfg.node.taints, address: cfg.node.address, heartbeatSeconds: cfg.heartbeatSeconds,
       ...(cfg.dockerHost ? { dockerHost: cfg.dockerHost } : {}),
+      ...(cfg.storeReadOnly ? { storeReadOnly: cfg.storeReadOnly } : {}),
       publish: (m) => opts.publishNode(m),
       onDockerBack: () => void this.#resync(),
       onHeartbeat: () => this.#pods.publish(),

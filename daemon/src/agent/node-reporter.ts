@@ -25,6 +25,7 @@ export interface NodeReporterOptions {
   heartbeatSeconds: number;
   /** Shown in the NotReady message; default DOCKER_HOST or the local socket. */
   dockerHost?: string;
+  storeReadOnly?: () => string | undefined;
   publish(msg: NodeStatusMessage): void;
   /** Docker answers again after it did not (the agent looks at everything again). */
   onDockerBack(): void;
@@ -173,6 +174,7 @@ export class NodeReporter {
       ...(this.#docker ? { docker: this.#docker } : {}),
       ...(this.#dockerError ? { dockerError: this.#dockerError } : {}),
       dockerHost: o.dockerHost ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
+      ...(o.storeReadOnly?.() ? { storeReadOnly: o.storeReadOnly() } : {}),
     };
     return buildNode(facts, { nodeName: o.nodeName, labels: o.labels, taints: o.taints, version: o.version }, this.#node, o.clock.now());
   }

@@ -28,6 +28,8 @@ export interface NodeFacts {
   docker?: RuntimeInfo;
   /** The last engine error (logged; not in the condition, whose message must stay stable). */
   dockerError?: string;
+  /** Why the desired-state store of this board refuses writes (disk full and not recoverable, damaged). */
+  storeReadOnly?: string;
   dockerHost: string;
 }
 
@@ -101,6 +103,9 @@ export function buildNode(facts: NodeFacts, cfg: NodeConfig, prev: Node | undefi
       noCgroup ? 'MemoryCgroupDisabled' : 'MemoryCgroupAvailable',
       noCgroup ? MEMORY_CGROUP_HINT : 'memory limits are enforced', prevConds, ts));
   }
+  conditions.push(condition('StoreWritable', facts.storeReadOnly ? 'False' : 'True',
+    facts.storeReadOnly ? 'StoreReadOnly' : 'StoreWritable',
+    facts.storeReadOnly ? `the desired-state store refuses writes: ${facts.storeReadOnly}` : 'the desired-state store takes writes', prevConds, ts));
   const ready = Boolean(docker);
   let readyMsg = ready ? 'pifleet agent is posting ready status' : `Docker is not reachable at ${facts.dockerHost}: check that dockerd is running (systemctl status docker)`;
   if (docker && !docker.memoryLimit) readyMsg += `; ${MEMORY_CGROUP_HINT}`;

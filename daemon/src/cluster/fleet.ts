@@ -151,6 +151,8 @@ export class Fleet extends EventEmitter {
   }
 
   get replication(): Replication { return this.#repl; }
+  /** Why this member's log refuses writes, when it does. */
+  get readOnly(): string | undefined { return this.#disk.readOnly; }
   get fleetId(): string { return this.#repl.fleet; }
   get self(): Member {
     return { id: this.#o.node, voter: true, address: this.#o.address, peerPort: this.peer.port, ...(this.#o.mqttPort > 0 ? { mqttPort: this.#o.mqttPort } : {}) };

@@ -159,6 +159,7 @@ export function nodeStatus(node: Node): string {
   const ready = (node.status?.conditions ?? []).find((c) => c.type === 'Ready');
   const status = [ready ? (ready.status === 'True' ? 'Ready' : 'NotReady') : 'Unknown'];
   if (node.spec?.unschedulable) status.push('SchedulingDisabled');
+  if ((node.status?.conditions ?? []).some((c) => c.type === 'StoreWritable' && c.status === 'False')) status.push('StoreReadOnly');
   return status.join(',');
 }
 
@@ -170,8 +171,9 @@ function nodeRow(o: KObject, now: number): string[] {
   const node = o as Node;
   const info = node.status?.nodeInfo;
   const addr = (type: string): string => (node.status?.addresses ?? []).find((a) => a.type === type)?.address ?? '<none>';
+  const arch = node.metadata.labels?.['kubernetes.io/arch'] || info?.architecture || '<unknown>';
   return [node.metadata.name, nodeStatus(node), nodeRolesText(node), age(node, now), info?.kubeletVersion ?? '',
-    addr('InternalIP'), addr('ExternalIP'), info?.osImage || '<unknown>', info?.kernelVersion || '<unknown>', info?.containerRuntimeVersion || '<unknown>'];
+    addr('InternalIP'), arch, addr('ExternalIP'), info?.osImage || '<unknown>', info?.kernelVersion || '<unknown>', info?.containerRuntimeVersion || '<unknown>'];
 }
 
 /** When an event last happened (lastTimestamp, else eventTime, else firstTimestamp), for sorting. */
@@ -247,7 +249,8 @@ export function kindTable(kind: string, wide = false): KindTable | undefined {
     case 'Namespace':
       return { nameColumn: 0, row: namespaceRow, columns: [col('NAME'), col('STATUS'), col('AGE')] };
     case 'Node':
-      return { nameColumn: 0, row: nodeRow, columns: [col('NAME'), col('STATUS'), col('ROLES'), col('AGE'), col('VERSION'), col('INTERNAL-IP', true), col('EXTERNAL-IP', true), col('OS-IMAGE', true), col('KERNEL-VERSION', true), col('CONTAINER-RUNTIME', true)] };
+      // a fleet of boards wants the address and the architecture at a glance (kubectl shows them with -o wide only)
+      return { nameColumn: 0, row: nodeRow, columns: [col('NAME'), col('STATUS'), col('ROLES'), col('AGE'), col('VERSION'), col('INTERNAL-IP'), col('ARCH'), col('EXTERNAL-IP', true), col('OS-IMAGE', true), col('KERNEL-VERSION', true), col('CONTAINER-RUNTIME', true)] };
     case 'Event':
       return { nameColumn: 9, row: eventRow, columns: [col('LAST SEEN'), col('TYPE'), col('REASON'), col('OBJECT'), col('SUBOBJECT', true), col('SOURCE', true), col('MESSAGE'), col('FIRST SEEN', true), col('COUNT', true), col('NAME', true)] };
     default:

@@ -111,17 +111,23 @@ t.test('replicasets, daemonsets, configmaps, secrets and namespaces print their 
   t.equal(printTable('Namespace', fx.namespaces, { ...plain, allNamespaces: true }).split('\n')[0], 'NAME      STATUS        AGE', 'cluster-scoped kinds get no NAMESPACE column');
 });
 
-t.test('nodes: STATUS Ready/NotReady/Unknown with SchedulingDisabled, ROLES from node-role labels', async (t) => {
+t.test('nodes: STATUS Ready/NotReady/Unknown with SchedulingDisabled, ROLES from node-role labels, the address and architecture of every board', async (t) => {
   t.equal(printTable('Node', fx.nodes, plain), lines(
-    'NAME   STATUS                        ROLES    AGE   VERSION',
-    'pi-1   Ready                         leader   45d   pifleet-0.1.0',
-    'pi-2   NotReady,SchedulingDisabled   <none>   45d   pifleet-0.1.0',
-    'pi-3   Unknown                       <none>   3m    pifleet-0.1.0',
+    'NAME   STATUS                        ROLES    AGE   VERSION         INTERNAL-IP    ARCH',
+    'pi-1   Ready                         leader   45d   pifleet-0.1.0   192.168.1.10   arm64',
+    'pi-2   NotReady,SchedulingDisabled   <none>   45d   pifleet-0.1.0   <none>         arm64',
+    'pi-3   Unknown                       <none>   3m    pifleet-0.1.0   <none>         arm64',
   ));
   t.equal(printTable('Node', fx.nodes.slice(0, 1), { ...plain, wide: true }), lines(
-    'NAME   STATUS   ROLES    AGE   VERSION         INTERNAL-IP    EXTERNAL-IP   OS-IMAGE                         KERNEL-VERSION      CONTAINER-RUNTIME',
-    'pi-1   Ready    leader   45d   pifleet-0.1.0   192.168.1.10   <none>        Debian GNU/Linux 12 (bookworm)   6.6.31+rpt-rpi-v8   docker://24.0.7',
+    'NAME   STATUS   ROLES    AGE   VERSION         INTERNAL-IP    ARCH    EXTERNAL-IP   OS-IMAGE                         KERNEL-VERSION      CONTAINER-RUNTIME',
+    'pi-1   Ready    leader   45d   pifleet-0.1.0   192.168.1.10   arm64   <none>        Debian GNU/Linux 12 (bookworm)   6.6.31+rpt-rpi-v8   docker://24.0.7',
   ));
+});
+
+t.test('a node whose desired-state store refuses writes shows StoreReadOnly in its STATUS', async (t) => {
+  const n = structuredClone(fx.nodes[0]) as { status: { conditions: Array<{ type: string; status: string }> } };
+  n.status.conditions.push({ type: 'StoreWritable', status: 'False' });
+  t.match(printTable('Node', [n as never], plain), /pi-1\s+Ready,StoreReadOnly\s+leader/);
 });
 
 t.test('events are sorted by when they last happened, multi-line messages cut at the first line', async (t) => {
