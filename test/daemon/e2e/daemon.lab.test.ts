@@ -10,24 +10,14 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import mqtt from 'mqtt';
 import { startTestDaemon, TestDaemon, apiClient, waitFor, podReady, containerIds, docker, type PodLike } from '../../harness/daemon.js';
-import { ensureTestImages, TEST_IMAGE_1 } from '../../harness/images.js';
+import { ensureTestImages } from '../../harness/images.js';
+import { sleeperPod } from '../../harness/manifests.js';
 
 t.before(async () => {
   await ensureTestImages();
 });
 
-const sleeper = (name: string): string => `
-apiVersion: v1
-kind: Pod
-metadata: { name: ${name}, labels: { app: ${name} } }
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-    - name: c
-      image: ${TEST_IMAGE_1}
-      imagePullPolicy: Never
-      command: ["sleep", "3600"]
-`;
+const sleeper = sleeperPod;
 
 function mqttPort(d: TestDaemon): number {
   const cfg = parseYaml(d.clientConfig()) as { server: string };

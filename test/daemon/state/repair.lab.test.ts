@@ -8,24 +8,14 @@ import t from 'tap';
 import { existsSync, readdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestDaemon, apiClient, waitFor, podReady, containerIds, docker, runCli, type PodLike } from '../../harness/daemon.js';
-import { ensureTestImages, TEST_IMAGE_1 } from '../../harness/images.js';
+import { ensureTestImages } from '../../harness/images.js';
+import { sleeperPod } from '../../harness/manifests.js';
 
 t.before(async () => {
   await ensureTestImages();
 });
 
-const sleeper = (name: string): string => `
-apiVersion: v1
-kind: Pod
-metadata: { name: ${name}, labels: { app: ${name} } }
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-    - name: c
-      image: ${TEST_IMAGE_1}
-      imagePullPolicy: Never
-      command: ["sleep", "3600"]
-`;
+const sleeper = sleeperPod;
 
 const cms = (from: number, to: number): string => Array.from({ length: to - from }, (_, i) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cm-${from + i} }\ndata: { v: "${from + i}" }\n`).join('---\n');
