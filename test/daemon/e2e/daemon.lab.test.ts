@@ -232,3 +232,14 @@ spec:
   const cms = await d.json<{ items: Array<{ metadata: { name: string } }> }>(['get', 'configmaps']);
   t.notOk(cms.items.some((c) => c.metadata.name === 'good-one'), 'the valid document in the same apply was not applied');
 });
+
+t.test('CLI output through a pipe is complete beyond 64 KiB (the process waits for stdout to drain)', async (t) => {
+  const d = await startTestDaemon(t);
+  const docs = Array.from({ length: 30 }, (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: big-${i} }\ndata: { v: "${'x'.repeat(8000)}" }\n`).join('---\n');
+  t.equal((await d.cli(['apply', '-f', '-'], { input: docs })).code, 0);
+  const r = await d.cli(['get', 'configmaps', '-o', 'json']); // stdout is a pipe here
+  t.equal(r.code, 0, r.stderr);
+  t.ok(r.stdout.length > 200_000, `${r.stdout.length} bytes arrived`);
+  const list = JSON.parse(r.stdout) as { items: unknown[] };
+  t.ok(list.items.length >= 30, 'the whole JSON document parses');
+});
