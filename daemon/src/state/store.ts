@@ -161,23 +161,28 @@ export class Store {
 
   /** Replace the whole state with a snapshot (start-up, or a leader's snapshot installed). */
   loadSnapshot(snap: Snapshot): void {
-    const old = [...this.#objects.values()];
-    this.#objects.clear();
+    const old = this.#objects;
+    this.#objects = new Map();
     this.#byKind.clear();
     for (const raw of snap.objects) {
       const obj = this.#decode(raw);
-      this.#put(deepFreeze(obj));
+      // actual state (a Pod's or Node's status, Events) survives a snapshot of the same incarnation
+      const prev = old.get(keyOf(obj));
+      const next = STATUS_IN_MEMORY.has(obj.kind) && prev && prev.metadata.uid === obj.metadata.uid && prev.status !== undefined && obj.status === undefined
+        ? { ...obj, status: prev.status } as KObject : obj;
+      this.#put(deepFreeze(next));
     }
+    for (const [k, o] of old) if (MEMORY_KINDS.has(o.kind) && !this.#objects.has(k)) this.#put(o);
     this.#revision = snap.index;
     this.#term = Math.max(this.#term, snap.term);
     this.#meta = { ...(snap.meta ?? {}) };
-    // watchers see the difference (a follower that was far behind)
-    for (const o of old) {
-      const now = this.#objects.get(keyOf(o));
+    // watchers see the difference (a follower that was far behind): linear in the objects
+    for (const [k, o] of old) {
+      const now = this.#objects.get(k);
       if (!now) this.#emit({ type: 'DELETED', obj: o, revision: this.#revision });
       else if (now !== o && !deepEqual(now, o)) this.#emit({ type: 'MODIFIED', obj: now, old: o, revision: this.#revision });
     }
-    for (const o of this.#objects.values()) if (!old.some((x) => keyOf(x) === keyOf(o))) this.#emit({ type: 'ADDED', obj: o, revision: this.#revision });
+    for (const [k, o] of this.#objects) if (!old.has(k)) this.#emit({ type: 'ADDED', obj: o, revision: this.#revision });
   }
 
   /** The persisted state as of the applied index, for a snapshot. */

