@@ -74,7 +74,7 @@ t.test('garbage in the middle of the log stops the daemon, touches no container,
   t.equal(orphan.metadata.annotations?.['pifleet.io/orphaned'], 'OtherLineage');
   const list = await d.cli(['get', 'pods']);
   t.match(list.stdout, /late\s+1\/1\s+Orphaned/, 'get pods shows it');
-  await new Promise((r) => setTimeout(r, 5000));
+  await new Promise((r) => setTimeout(r, 3000));
   const after = await running(d.cluster);
   for (const id of before) t.ok(after.includes(id), `container ${id.slice(0, 12)} still runs`);
   const earlyNow = await api2.request<PodLike>('get', { kind: 'pods', name: 'early' });
