@@ -2,9 +2,11 @@
 // The pifleet command (CLI and `pifleet daemon`). Runs the compiled code in dist/.
 let mod;
 try {
-  mod = await import('../dist/daemon/src/cli/main.js');
+  mod = await import('../dist/daemon/src/main.js');
 } catch (err) {
-  if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/daemon/src/cli/main.js')) {
+  // only the entry itself missing means "not built" (a module it imports may be named as missing
+  // with the entry as the importer: that is a broken build, shown as it is)
+  if (err && err.code === 'ERR_MODULE_NOT_FOUND' && /Cannot find module '[^']*dist\/daemon\/src\/main\.js'/.test(String(err.message))) {
     process.stderr.write('pifleet is not built yet: run `npm run build` (npm ci builds it too)\n');
     process.exit(1);
   }

@@ -1,17 +1,14 @@
-/** `pifleet daemon`: load the config, start the daemon, stop it on SIGTERM/SIGINT. */
-import { loadConfig, ConfigError, type ConfigInput } from '../config.js';
-import { startDaemon } from '../daemon.js';
-import { createLogger } from '../lib/logger.js';
+/**
+ * `pifleet daemon`: load the config, start the daemon, stop it on SIGTERM/SIGINT. Only the
+ * entry (main.ts) imports this module, and only when the daemon is asked for: the CLI never
+ * loads the daemon's modules.
+ */
+import { loadConfig, ConfigError, type ConfigInput } from './config.js';
+import { startDaemon } from './daemon.js';
+import { createLogger } from './lib/logger.js';
+import type { DaemonFlags } from './cli/main.js';
 
-export interface DaemonFlags {
-  config?: string;
-  stateDir?: string;
-  nodeName?: string;
-  cluster?: string;
-  mqttPort?: number;
-  mqttWsPort?: number;
-  logLevel?: string;
-}
+export type { DaemonFlags };
 
 export async function runDaemonCommand(flags: DaemonFlags): Promise<void> {
   const input: Record<string, unknown> = {};

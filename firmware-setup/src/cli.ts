@@ -11,7 +11,7 @@ import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { findBoard, loadPlan, PlanError, type Board, type FleetPlan } from './plan.js';
-import { ensureSecrets, readSecrets, secretsPathFor, SecretsError } from './secrets.js';
+import { ensureSecrets, readSecrets, secretsNotIgnoredWarning, secretsPathFor, SecretsError } from './secrets.js';
 import { BUNDLE_ON_BOOT, DAEMON_CONFIG_PATH } from './render/cloudinit.js';
 import { CGROUP_FLAGS } from './render/cmdline.js';
 import { DNSMASQ_CONF_PATH } from './render/dnsmasq.js';
@@ -136,6 +136,8 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
       if (why) throw new TargetRefused(`${target.description}: ${why}`);
       const { secrets, created } = ensureSecrets(secretsFile, randomBytes);
       if (created) err(`created ${secretsFile} (mode 0600) with a new cluster join token: keep it, every later run reuses it`);
+      const exposed = secretsNotIgnoredWarning(secretsFile);
+      if (exposed) err(`warning: ${exposed}`);
       const result = await writeBoard({ fleet, board, secrets, target, ...(bundle ? { bundle } : {}), progress: (s) => err(`${s}...`) });
       for (const w of result.warnings) err(`warning: ${w}`);
       if (!bundle && !result.files.some((f) => f.path === BUNDLE_ON_BOOT)) {

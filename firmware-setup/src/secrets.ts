@@ -4,6 +4,7 @@
  * later run so that re-writing a card never changes a running fleet's token.
  * Randomness is injected; a file readable by others is refused, not silently fixed.
  */
+import { spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, linkSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -95,4 +96,19 @@ export function ensureSecrets(file: string, randomBytes: (n: number) => Buffer):
   }
   rmSync(tmp, { force: true });
   return { secrets, file, created: true };
+}
+
+/**
+ * A warning when the secrets file sits in a git work tree that does not ignore it (one
+ * `git add -A` would commit the fleet's token); undefined when it is ignored, outside a work
+ * tree, or git is not installed. Asks `git check-ignore`, so every ignore source counts
+ * (.gitignore files, .git/info/exclude, core.excludesFile).
+ */
+export function secretsNotIgnoredWarning(file: string): string | undefined {
+  const r = spawnSync('git', ['check-ignore', '--quiet', '--', basename(file)], { cwd: dirname(file), encoding: 'utf8', timeout: 10_000 });
+  if (r.error || r.status !== 1) return undefined; // 0: ignored; 128: not a work tree (or git failed); no git at all
+  const tracked = spawnSync('git', ['ls-files', '--error-unmatch', '--', basename(file)], { cwd: dirname(file), encoding: 'utf8', timeout: 10_000 }).status === 0;
+  return tracked
+    ? `${file} holds the fleet's join token and git tracks it (staged or committed): remove it from the repository (git rm --cached), add \`*.secrets.yaml\` to .gitignore, and consider the token leaked`
+    : `${file} holds the fleet's join token and git does not ignore it: one \`git add -A\` commits it; add \`*.secrets.yaml\` to .gitignore`;
 }

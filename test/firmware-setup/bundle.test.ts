@@ -52,7 +52,7 @@ t.test('the bundle holds the compiled daemon, bin/, the unit and production depe
   const r = sharedBundle();
   t.equal(r.code, 0, r.err);
   const files = list(out);
-  for (const f of ['dist/daemon/src/cli/main.js', 'dist/firmware-setup/src/cli.js', 'bin/pifleet.js', 'bin/pifleet-setup.js',
+  for (const f of ['dist/daemon/src/main.js', 'dist/daemon/src/cli/main.js', 'dist/firmware-setup/src/cli.js', 'bin/pifleet.js', 'bin/pifleet-setup.js',
     'systemd/pifleet.service', 'package.json', 'node_modules/yaml/package.json', 'node_modules/zod/package.json',
     'node_modules/aedes/package.json', 'node_modules/dockerode/package.json']) {
     t.ok(files.includes(f), `has ${f}`);

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { Bus } from '../broker/client.js';
+import type { Bus } from '../broker/client.js';
 import { topicsFor, type ApiErrorBody, type ApiResponse, type Topics } from '../broker/topics.js';
 import { silentLogger } from '../lib/logger.js';
 
@@ -132,6 +132,8 @@ export class ApiClient {
    * (no quorum, who is reachable) in the error.
    */
   static async connect(conn: ResolvedConnection, timeoutMs = 5000): Promise<ApiClient> {
+    // the MQTT client is loaded only to connect: verbs that need no fleet start faster
+    const { Bus } = await import('../broker/client.js');
     const base = `cli-${randomBytes(6).toString('hex')}`;
     const candidates = conn.servers.length ? conn.servers : [conn.server];
     // one client id per candidate: two addresses of the same broker must not kick each other out

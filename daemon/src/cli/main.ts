@@ -1,94 +1,42 @@
 /**
- * `pifleet`: the command-line client (kubectl's verbs against a pifleet fleet) and
- * `pifleet daemon`. The CLI is an MQTT client of the leader's API; it shares only the
- * manifest validation and the topic map with the daemon.
+ * `pifleet`: the command-line client (kubectl's verbs against a pifleet fleet). The CLI is an
+ * MQTT client of the leader's API; it shares only the manifest validation and the topic map with
+ * the daemon, and never imports the daemon: `pifleet daemon` is parsed here and handed to the
+ * entry's runDaemon (daemon/src/main.ts), which loads the daemon only then.
+ * This file holds the program, apply/create/get/describe/delete; the other verbs register
+ * themselves from their own files.
  */
 import { Command, Option, CommanderError } from 'commander';
-import type { KObject, Pod, CronJob, Job, Event } from '../api/types.js';
+import type { KObject, CronJob, Job, Event } from '../api/types.js';
 import { kindInfo, type KindInfo } from '../api/kinds.js';
-import { loadManifests } from '../api/load.js';
-import { readManifestSources } from './manifests.js';
-import { ApiClient, ApiCallError, CliError, resolveConnection, type ConnectionOptions } from './client.js';
+import { ApiCallError, CliError } from './client.js';
 import { parseDuration, parseResourceArgs, parseTypedName, quotedName, pluralName, refName, kindOrThrow } from './resources.js';
 import * as render from './render.js';
 import { toJson, toYamlText, asList } from './print/get.js';
 import { VERSION } from '../version.js';
+import { err, getOne, globals, list, ns, out, readManifests, sleep, withClient } from './common.js';
 import { registerStateCommands } from './state-command.js';
 import { registerFleetCommands } from './fleet-commands.js';
+import { registerPodCommands } from './pod-commands.js';
+import { registerWorkloadCommands } from './workload-commands.js';
+import { registerEditCommand } from './edit.js';
+import { registerInfoCommands } from './info-commands.js';
+import { registerTopCommand } from './top.js';
 
-interface GlobalOpts extends ConnectionOptions {
-  namespace?: string;
-  allNamespaces?: boolean;
-  requestTimeout?: string;
+/** The daemon's flags as `pifleet daemon` parses them (--state-dir and --cluster are program-wide). */
+export interface DaemonFlags {
+  config?: string;
+  stateDir?: string;
+  nodeName?: string;
+  cluster?: string;
+  mqttPort?: number;
+  mqttWsPort?: number;
+  logLevel?: string;
 }
 
-const out = (s: string): void => { if (s) process.stdout.write(s.endsWith('\n') ? s : `${s}\n`); };
-const err = (s: string): void => { if (s) process.stderr.write(s.endsWith('\n') ? s : `${s}\n`); };
-
-function globals(cmd: Command): GlobalOpts {
-  return cmd.optsWithGlobals() as GlobalOpts;
-}
-
-async function withClient<T>(cmd: Command, fn: (c: ApiClient, g: GlobalOpts) => Promise<T>): Promise<T> {
-  const g = globals(cmd);
-  const conn = resolveConnection(g);
-  const client = await ApiClient.connect(conn, g.requestTimeout ? parseDuration(g.requestTimeout) : 5000);
-  try {
-    return await fn(client, g);
-  } finally {
-    await client.close();
-  }
-}
-
-function ns(g: GlobalOpts): string {
-  return g.namespace ?? 'default';
-}
-
-async function list(c: ApiClient, info: KindInfo, g: GlobalOpts, extra: Record<string, unknown> = {}): Promise<KObject[]> {
-  const res = await c.request<{ items: KObject[] }>('get', { kind: info.kind, namespace: ns(g), allNamespaces: Boolean(g.allNamespaces), ...extra });
-  return res.items;
-}
-
-async function getOne<T extends KObject = KObject>(c: ApiClient, info: KindInfo, name: string, g: GlobalOpts): Promise<T> {
-  return c.request<T>('get', { kind: info.kind, namespace: ns(g), name });
-}
-
-/** Read, validate and default manifests locally: errors as FILE:LINE:COL field: reason. */
-async function readManifests(files: string[], recursive: boolean): Promise<KObject[]> {
-  const sources = await readManifestSources(files, process.stdin, { recursive });
-  const objects: KObject[] = [];
-  const problems: string[] = [];
-  for (const s of sources) {
-    const r = loadManifests(s.text, s.file);
-    objects.push(...r.objects);
-    for (const e of r.errors) problems.push(e.format());
-  }
-  if (problems.length) throw new CliError(`${problems.join('\n')}\nerror: ${problems.length} problem${problems.length > 1 ? 's' : ''} found; nothing was applied`, 1);
-  if (objects.length === 0) throw new CliError('error: no objects passed to apply');
-  return objects;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Pods behind `job/x`, `deployment/x`, `pod/x` or a bare pod name, newest first. */
-async function resolvePods(c: ApiClient, target: string, g: GlobalOpts): Promise<Pod[]> {
-  if (!target.includes('/')) return [await getOne<Pod>(c, kindOrThrow('pods'), target, g)];
-  const { info, name } = parseTypedName(target);
-  if (info.kind === 'Pod') return [await getOne<Pod>(c, info, name, g)];
-  const owner = await getOne(c, info, name, g);
-  const pods = (await list(c, kindOrThrow('pods'), g)) as Pod[];
-  const ownedBy = (p: KObject, uid: string | undefined): boolean => Boolean(p.metadata.ownerReferences?.some((r) => r.uid === uid));
-  let mine: Pod[];
-  if (info.kind === 'Deployment') {
-    const rss = (await list(c, kindOrThrow('replicasets'), g)).filter((rs) => ownedBy(rs, owner.metadata.uid));
-    mine = pods.filter((p) => rss.some((rs) => ownedBy(p, rs.metadata.uid)));
-  } else {
-    mine = pods.filter((p) => ownedBy(p, owner.metadata.uid));
-  }
-  if (mine.length === 0) throw new CliError(`error: no pods found for ${refName(info.kind, name)}`);
-  return mine.sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''));
+/** What the entry passes in: how to run the daemon (the CLI cannot: it does not import it). */
+export interface CliHooks {
+  runDaemon?: (flags: DaemonFlags) => Promise<void>;
 }
 
 function handleError(e: unknown): number {
@@ -107,7 +55,7 @@ function handleError(e: unknown): number {
   return 1;
 }
 
-export function buildProgram(): Command {
+export function buildProgram(hooks: CliHooks = {}): Command {
   const program = new Command('pifleet')
     .description('Run Kubernetes-style workloads on a fleet of Raspberry Pis')
     .version(VERSION, '--version')
@@ -129,10 +77,9 @@ export function buildProgram(): Command {
     .option('--mqtt-ws-port <port>', 'MQTT over WebSocket port (0 = off)', (v) => Number(v))
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace')
     .action(async (_o: unknown, cmd: Command) => {
+      if (!hooks.runDaemon) throw new CliError('error: this entry of pifleet has no daemon: run bin/pifleet.js (daemon/src/main.ts)');
       // --state-dir and --cluster are program-wide options (the CLI uses them too)
-      const o = cmd.optsWithGlobals() as { config?: string; stateDir?: string; nodeName?: string; cluster?: string; mqttPort?: number; mqttWsPort?: number; logLevel?: string };
-      const { runDaemonCommand } = await import('./daemon-command.js');
-      await runDaemonCommand(o);
+      await hooks.runDaemon(cmd.optsWithGlobals() as DaemonFlags);
     });
 
   // ------------------------------------------------------------- apply / create
@@ -339,204 +286,18 @@ export function buildProgram(): Command {
       });
     });
 
-  // ------------------------------------------------------------- logs
-  program.command('logs')
-    .description('print the logs of a container: POD, pod/NAME, job/NAME, deployment/NAME')
-    .argument('<target>', 'pod name or TYPE/NAME')
-    .argument('[container]', 'container name')
-    .option('-c, --container <name>', 'container name')
-    .option('-f, --follow', 'stream new lines')
-    .option('--tail <lines>', 'lines from the end (-1: all)', (v) => Number(v), -1)
-    .option('-p, --previous', 'the previous (dead) instance of the container')
-    .option('--timestamps', 'prefix lines with timestamps')
-    .option('--since <duration>', 'only lines newer than this, e.g. 5m')
-    .action(async (target: string, containerArg: string | undefined, o: { container?: string; follow?: boolean; tail: number; previous?: boolean; timestamps?: boolean; since?: string }, cmd: Command) => {
-      await withClient(cmd, async (c, g) => {
-        const [pod] = await resolvePods(c, target, g);
-        const params = {
-          name: pod!.metadata.name, namespace: pod!.metadata.namespace ?? ns(g),
-          ...(o.container ?? containerArg ? { container: o.container ?? containerArg } : {}),
-          follow: Boolean(o.follow), ...(o.tail >= 0 ? { tail: o.tail } : {}), previous: Boolean(o.previous), timestamps: Boolean(o.timestamps),
-          ...(o.since ? { sinceSeconds: Math.ceil(parseDuration(o.since) / 1000) } : {}),
-        };
-        const stream = c.stream('logs', params, (d) => {
-          const lines = (d as { lines?: string[] } | undefined)?.lines;
-          if (lines?.length) process.stdout.write(`${lines.join('\n')}\n`);
-        });
-        await new Promise<void>((resolve, reject) => {
-          const stop = (): void => { void stream.cancel().then(resolve); };
-          process.once('SIGINT', stop);
-          stream.done.then(resolve, reject);
-        });
-      });
-    });
-
-  // ------------------------------------------------------------- exec
-  program.command('exec')
-    .description('run a command in a container (non-interactive): pifleet exec POD [-c C] -- CMD ARGS...')
-    .argument('<pod>', 'pod name or TYPE/NAME')
-    .argument('<command...>', 'command and arguments (after --)')
-    .option('-c, --container <name>', 'container name')
-    .option('--timeout <duration>', 'how long the command may run', '60s')
-    .action(async (target: string, command: string[], o: { container?: string; timeout: string }, cmd: Command) => {
-      await withClient(cmd, async (c, g) => {
-        const [pod] = await resolvePods(c, target, g);
-        const timeoutMs = parseDuration(o.timeout);
-        const res = await c.request<{ exitCode: number; stdout: string; stderr: string }>('exec', {
-          name: pod!.metadata.name, namespace: pod!.metadata.namespace ?? ns(g), command, timeoutSeconds: Math.ceil(timeoutMs / 1000),
-          ...(o.container ? { container: o.container } : {}),
-        }, timeoutMs + 10_000);
-        if (res.stdout) process.stdout.write(res.stdout);
-        if (res.stderr) process.stderr.write(res.stderr);
-        if (res.exitCode !== 0) {
-          process.exitCode = res.exitCode;
-        }
-      });
-    });
-
-  // ------------------------------------------------------------- scale
-  program.command('scale')
-    .description('set the number of replicas: pifleet scale deployment/web --replicas=5')
-    .argument('<resource...>', 'TYPE/NAME or TYPE NAME')
-    .requiredOption('--replicas <n>', 'the new number of replicas', (v) => Number(v))
-    .option('--current-replicas <n>', 'only if the current number is this', (v) => Number(v))
-    .action(async (args: string[], o: { replicas: number; currentReplicas?: number }, cmd: Command) => {
-      if (!Number.isInteger(o.replicas) || o.replicas < 0) throw new CliError('error: --replicas must be a non-negative integer');
-      await withClient(cmd, async (c, g) => {
-        for (const { info, names } of parseResourceArgs(args)) {
-          if (!names.length) throw new CliError('error: resource(s) were provided, but no name was specified');
-          for (const n of names) {
-            await c.request('scale', { kind: info.kind, namespace: ns(g), name: n, replicas: o.replicas, ...(o.currentReplicas !== undefined ? { currentReplicas: o.currentReplicas } : {}) });
-            out(`${refName(info.kind, n)} scaled`);
-          }
-        }
-      });
-    });
-
-  // ------------------------------------------------------------- rollout
-  const rollout = program.command('rollout').description('manage rollouts of deployments and daemonsets');
-  rollout.command('status <resource>')
-    .description('watch a rollout until it completes')
-    .option('-w, --watch [bool]', 'watch until done', true)
-    .option('--timeout <duration>', 'give up after this long (0 = never)', '0')
-    .action(async (target: string, o: { watch: boolean | string; timeout: string }, cmd: Command) => {
-      const { info, name } = parseTypedName(target);
-      await withClient(cmd, async (c, g) => {
-        const limit = parseDuration(o.timeout);
-        const deadline = limit > 0 ? Date.now() + limit : Infinity;
-        let last = '';
-        for (;;) {
-          const obj = await getOne(c, info, name, g);
-          const st = render.rolloutStatus(obj);
-          if (st.error) throw new CliError(`error: ${st.error}`);
-          if (st.message !== last) { out(st.message); last = st.message; }
-          if (st.done || o.watch === false || o.watch === 'false') return;
-          if (Date.now() > deadline) throw new CliError('error: timed out waiting for the condition');
-          await sleep(500);
-        }
-      });
-    });
-  rollout.command('history <resource>')
-    .description('list the revisions of a deployment')
-    .option('--revision <n>', 'show the pod template of this revision', (v) => Number(v))
-    .action(async (target: string, o: { revision?: number }, cmd: Command) => {
-      const { info, name } = parseTypedName(target);
-      await withClient(cmd, async (c, g) => {
-        const res = await c.request<{ revisions: Array<{ revision: number; changeCause: string | null; template: unknown }> }>('rollout', { action: 'history', kind: info.kind, namespace: ns(g), name });
-        out(render.rolloutHistory(info.kind, name, res.revisions, o.revision));
-      });
-    });
-  rollout.command('undo <resource>')
-    .description('roll back to the previous (or a given) revision')
-    .option('--to-revision <n>', 'the revision to roll back to (0: the previous one)', (v) => Number(v), 0)
-    .action(async (target: string, o: { toRevision: number }, cmd: Command) => {
-      const { info, name } = parseTypedName(target);
-      await withClient(cmd, async (c, g) => {
-        const res = await c.request<{ message: string }>('rollout', { action: 'undo', kind: info.kind, namespace: ns(g), name, toRevision: o.toRevision });
-        out(res.message);
-      });
-    });
-  for (const action of ['pause', 'resume', 'restart'] as const) {
-    rollout.command(`${action} <resource>`)
-      .description(action === 'restart' ? 'restart all pods of a workload by rolling them' : `${action} a deployment's rollout`)
-      .action(async (target: string, _o: unknown, cmd: Command) => {
-        const { info, name } = parseTypedName(target);
-        await withClient(cmd, async (c, g) => {
-          const res = await c.request<{ message: string }>('rollout', { action, kind: info.kind, namespace: ns(g), name });
-          out(res.message);
-        });
-      });
-  }
-
-  // ------------------------------------------------------------- wait
-  program.command('wait')
-    .description("wait for a condition: --for=condition=Available deployment/web, --for=condition=complete job/x, --for=delete pod/p")
-    .argument('<resource...>', 'TYPE/NAME...')
-    .requiredOption('--for <condition>', 'condition=NAME[=VALUE] or delete')
-    .option('--timeout <duration>', 'give up after this long', '30s')
-    .action(async (args: string[], o: { for: string; timeout: string }, cmd: Command) => {
-      const deadline = Date.now() + parseDuration(o.timeout);
-      const m = /^condition=([^=]+)(?:=(.*))?$/i.exec(o.for);
-      if (!m && o.for !== 'delete') throw new CliError(`error: unrecognized condition: ${JSON.stringify(o.for)} (use condition=NAME or delete)`);
-      await withClient(cmd, async (c, g) => {
-        for (const { info, names } of parseResourceArgs(args)) {
-          for (const name of names) {
-            for (;;) {
-              let obj: KObject | undefined;
-              try { obj = await getOne(c, info, name, g); } catch (e) { if (!(e instanceof ApiCallError && e.body.reason === 'NotFound')) throw e; }
-              if (o.for === 'delete') {
-                if (!obj) { out(`${refName(info.kind, name)} condition met`); break; }
-              } else {
-                if (!obj) throw new CliError(`Error from server (NotFound): ${pluralName(info.kind, name)} not found`);
-                const want = (m![2] ?? 'True').toLowerCase();
-                const conds = ((obj.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? []);
-                if (conds.some((cd) => cd.type.toLowerCase() === m![1]!.toLowerCase() && cd.status.toLowerCase() === want)) { out(`${refName(info.kind, name)} condition met`); break; }
-              }
-              if (Date.now() > deadline) throw new CliError(`error: timed out waiting for the condition on ${info.plural}/${name}`);
-              await sleep(250);
-            }
-          }
-        }
-      });
-    });
-
-  // ------------------------------------------------------------- patch, cronjob suspend/resume
-  program.command('patch')
-    .description('change fields of a resource with a JSON merge patch')
-    .argument('<resource...>', 'TYPE NAME or TYPE/NAME')
-    .requiredOption('-p, --patch <json>', 'the merge patch, e.g. \'{"spec":{"suspend":true}}\'')
-    .addOption(new Option('--type <type>', 'patch type').choices(['merge']).default('merge'))
-    .action(async (args: string[], o: { patch: string }, cmd: Command) => {
-      let patch: unknown;
-      try { patch = JSON.parse(o.patch); } catch (e) { throw new CliError(`error: --patch is not valid JSON: ${(e as Error).message}`); }
-      await withClient(cmd, async (c, g) => {
-        for (const { info, names } of parseResourceArgs(args)) {
-          for (const n of names) {
-            await c.request('patch', { kind: info.kind, namespace: ns(g), name: n, patch, patchType: 'merge' });
-            out(`${refName(info.kind, n)} patched`);
-          }
-        }
-      });
-    });
-  const cron = program.command('cronjob').description('CronJob shortcuts');
-  for (const action of ['suspend', 'resume'] as const) {
-    cron.command(`${action} <name>`)
-      .description(`${action} a CronJob (no new Jobs are ${action === 'suspend' ? 'started' : 'held back'})`)
-      .action(async (name: string, _o: unknown, cmd: Command) => {
-        await withClient(cmd, async (c, g) => {
-          await c.request('patch', { kind: 'CronJob', namespace: ns(g), name, patch: { spec: { suspend: action === 'suspend' } } });
-          out(`cronjob.batch/${name} ${action === 'suspend' ? 'suspended' : 'resumed'}`);
-        });
-      });
-  }
-
+  registerPodCommands(program);
+  registerWorkloadCommands(program);
+  registerEditCommand(program);
   registerFleetCommands(program);
   registerStateCommands(program);
+  registerTopCommand(program);
+  registerInfoCommands(program);
   return program;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+export async function main(argv: string[], hooks: CliHooks = {}): Promise<number> {
+  const program = buildProgram(hooks);
   program.exitOverride();
   try {
     await program.parseAsync(argv);
