@@ -80,7 +80,7 @@ if (o.build) {
   const r = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });
   if (r.status !== 0) die('the build failed: fix the errors above (or pass --no-build to pack the existing dist/)');
 }
-if (!existsSync(join(root, 'dist/daemon/src/cli/main.js'))) die(`${join(root, 'dist')} has no daemon: run npm run build first`);
+if (!existsSync(join(root, 'dist/daemon/src/main.js'))) die(`${join(root, 'dist')} has no daemon: run npm run build first`);
 
 const files = [];
 walk('dist', (f) => !f.endsWith('.map') && !f.endsWith('.tsbuildinfo'), files);

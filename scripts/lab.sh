@@ -24,7 +24,7 @@ CLUSTER=${LAB_CLUSTER:-lab}
 
 die() { echo "lab: $*" >&2; exit 1; }
 [[ $(id -u) == 0 ]] || die "needs root (network namespaces, a Docker engine per board)"
-[[ -f dist/daemon/src/cli/main.js ]] || npm run --silent build
+[[ -f dist/daemon/src/main.js ]] || npm run --silent build
 
 token() {
   mkdir -p "$STATE"
